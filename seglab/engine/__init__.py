@@ -1,0 +1,1 @@
+"""seglab.engine."""

@@ -1,0 +1,242 @@
+"""Layer resolvers and the conv-norm-act block every model is built from.
+
+``norm_cfg`` / ``act_cfg`` / ``conv_cfg`` may be a dict, a type string or ``None``; each is
+resolved by one function here. Module attribute names (``conv``, ``bn``, ``activate``) match
+mmcv's ``ConvModule`` so MMSegmentation checkpoints load by name.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+from seglab.errors import ConfigError
+from seglab.registry import ACTIVATION_LAYERS, CONV_LAYERS, NORM_LAYERS
+
+LayerCfg = Mapping[str, Any] | str | None
+
+
+def _as_dict(cfg: LayerCfg) -> dict | None:
+    if cfg is None:
+        return None
+    if isinstance(cfg, str):
+        return {"type": cfg}
+    if isinstance(cfg, Mapping):
+        return dict(cfg)
+    raise ConfigError(f"a layer config must be a dict, a type name or None, got {cfg!r}")
+
+
+# ---------------------------------------------------------------- norm layers
+_SYNC_BN_WARNED = False
+
+
+def sync_batch_norm(num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                    affine: bool = True, track_running_stats: bool = True) -> nn.Module:
+    """SyncBN: real ``nn.SyncBatchNorm`` under distributed CUDA training, plain BatchNorm
+    otherwise (SyncBatchNorm cannot run on CPU or outside a process group). Warns once."""
+    if dist.is_available() and dist.is_initialized() and torch.cuda.is_available():
+        return nn.SyncBatchNorm(num_features, eps, momentum, affine, track_running_stats)
+    global _SYNC_BN_WARNED
+    if not _SYNC_BN_WARNED:
+        _SYNC_BN_WARNED = True
+        warnings.warn("norm_cfg type 'SyncBN' needs distributed training on CUDA; using plain "
+                      "BatchNorm2d (same parameters, statistics per process).", stacklevel=2)
+    return nn.BatchNorm2d(num_features, eps, momentum, affine, track_running_stats)
+
+
+def group_norm(num_features: int, num_groups: int, eps: float = 1e-5, affine: bool = True) -> nn.Module:
+    return nn.GroupNorm(num_groups, num_features, eps, affine)
+
+
+def layer_norm(num_features: int, eps: float = 1e-5, elementwise_affine: bool = True) -> nn.Module:
+    return nn.LayerNorm(num_features, eps, elementwise_affine)
+
+
+# name -> (factory, abbreviation used as the module's attribute name, like mmcv)
+for _name, _factory in [("BN", nn.BatchNorm2d), ("BN1d", nn.BatchNorm1d), ("BN2d", nn.BatchNorm2d),
+                        ("BN3d", nn.BatchNorm3d), ("SyncBN", sync_batch_norm), ("GN", group_norm),
+                        ("LN", layer_norm), ("IN", nn.InstanceNorm2d), ("IN1d", nn.InstanceNorm1d),
+                        ("IN2d", nn.InstanceNorm2d), ("IN3d", nn.InstanceNorm3d)]:
+    NORM_LAYERS.register(_factory, name=_name)
+
+_NORM_ABBR = {"BN": "bn", "SyncBN": "bn", "GN": "gn", "LN": "ln", "IN": "in"}
+
+
+def norm_abbreviation(norm_type: str) -> str:
+    for prefix, abbr in _NORM_ABBR.items():
+        if norm_type.startswith(prefix):
+            return abbr
+    return "norm"
+
+
+def build_norm_layer(cfg: LayerCfg, num_features: int, postfix: int | str = "") -> tuple[str, nn.Module]:
+    """Resolve ``norm_cfg`` to ``(name, layer)``; name is e.g. ``'bn'`` or ``'bn1'`` (mmcv's).
+
+    ``requires_grad`` (default True) freezes the layer's affine parameters when False.
+    """
+    cfg = _as_dict(cfg)
+    if cfg is None:
+        raise ConfigError("norm_cfg is None where a norm layer is required")
+    requires_grad = cfg.pop("requires_grad", True)
+    layer = NORM_LAYERS.build(cfg, key="norm_cfg", num_features=num_features)
+    for p in layer.parameters():
+        p.requires_grad = requires_grad
+    return f"{norm_abbreviation(cfg['type'])}{postfix}", layer
+
+
+def is_norm(module: nn.Module) -> bool:
+    """True for every normalisation layer kind (for ``norm_decay_mult`` and ``norm_eval``)."""
+    return isinstance(module, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm,
+                               nn.modules.instancenorm._InstanceNorm))
+
+
+# ---------------------------------------------------------- activation layers
+for _cls in (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ReLU6, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid,
+             nn.Tanh, nn.Hardswish, nn.Hardsigmoid, nn.Mish):
+    ACTIVATION_LAYERS.register(_cls)
+ACTIVATION_LAYERS.register(nn.SiLU, name="Swish")
+ACTIVATION_LAYERS.register(nn.Hardswish, name="HSwish")
+ACTIVATION_LAYERS.register(nn.Hardsigmoid, name="HSigmoid")
+
+_INPLACE_ACTIVATIONS = ("ReLU", "LeakyReLU", "ReLU6", "ELU", "SiLU", "Swish", "Hardswish", "HSwish",
+                        "Hardsigmoid", "HSigmoid", "Mish")
+
+
+def build_activation_layer(cfg: LayerCfg, inplace: bool | None = None) -> nn.Module | None:
+    """Resolve ``act_cfg`` to a layer (``None`` gives ``None``)."""
+    cfg = _as_dict(cfg)
+    if cfg is None:
+        return None
+    if inplace is not None and cfg.get("type") in _INPLACE_ACTIVATIONS:
+        cfg.setdefault("inplace", inplace)
+    return ACTIVATION_LAYERS.build(cfg, key="act_cfg")
+
+
+# ---------------------------------------------------------------- conv layers
+CONV_LAYERS.register(nn.Conv2d, name="Conv")
+CONV_LAYERS.register(nn.Conv2d, name="Conv2d")
+CONV_LAYERS.register(nn.Conv1d, name="Conv1d")
+CONV_LAYERS.register(nn.Conv3d, name="Conv3d")
+CONV_LAYERS.register(nn.ConvTranspose2d, name="deconv")
+
+
+def build_conv_layer(cfg: LayerCfg, in_channels: int, out_channels: int, kernel_size: int | tuple,
+                     **kwargs: Any) -> nn.Module:
+    """Resolve ``conv_cfg`` (``None`` means a plain ``nn.Conv2d``) and build the conv."""
+    cfg = _as_dict(cfg) or {"type": "Conv2d"}
+    return CONV_LAYERS.build(cfg, key="conv_cfg", in_channels=in_channels, out_channels=out_channels,
+                             kernel_size=kernel_size, **kwargs)
+
+
+# ---------------------------------------------------------------- blocks
+class ConvModule(nn.Module):
+    """Conv, then norm, then activation (mmcv's ``ConvModule``; same attribute names).
+
+    Args:
+        in_channels: input channels.
+        out_channels: output channels.
+        kernel_size: conv kernel size.
+        stride: conv stride.
+        padding: conv padding.
+        dilation: conv dilation.
+        groups: conv groups.
+        bias: conv bias; ``'auto'`` adds one only when there is no norm layer.
+        conv_cfg: conv layer config (``None``: ``nn.Conv2d``).
+        norm_cfg: norm layer config (``None``: no norm).
+        act_cfg: activation config (``None``: no activation).
+        inplace: in-place activation.
+        order: order of ``'conv'``, ``'norm'``, ``'act'``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple, stride: int | tuple = 1,
+                 padding: int | tuple = 0, dilation: int | tuple = 1, groups: int = 1,
+                 bias: bool | str = "auto", conv_cfg: LayerCfg = None, norm_cfg: LayerCfg = None,
+                 act_cfg: LayerCfg = "ReLU", inplace: bool = True,
+                 order: tuple[str, str, str] = ("conv", "norm", "act")) -> None:
+        super().__init__()
+        if sorted(order) != ["act", "conv", "norm"]:
+            raise ConfigError(f"ConvModule order must be a permutation of conv, norm, act; got {order}")
+        self.order = tuple(order)
+        with_norm = norm_cfg is not None
+        if bias == "auto":
+            bias = not with_norm
+        self.conv = build_conv_layer(conv_cfg, in_channels, out_channels, kernel_size, stride=stride,
+                                     padding=padding, dilation=dilation, groups=groups, bias=bias)
+        self.norm_name = None
+        if with_norm:
+            norm_channels = out_channels if order.index("norm") > order.index("conv") else in_channels
+            self.norm_name, norm = build_norm_layer(norm_cfg, norm_channels)
+            self.add_module(self.norm_name, norm)
+        self.activate = build_activation_layer(act_cfg, inplace=inplace)
+        self._init_weights(act_cfg)
+
+    @property
+    def norm(self) -> nn.Module | None:
+        return getattr(self, self.norm_name) if self.norm_name else None
+
+    def _init_weights(self, act_cfg: LayerCfg) -> None:
+        act = _as_dict(act_cfg) or {}
+        if act.get("type") == "LeakyReLU":
+            nn.init.kaiming_normal_(self.conv.weight, a=act.get("negative_slope", 0.01),
+                                    mode="fan_out", nonlinearity="leaky_relu")
+        else:
+            nn.init.kaiming_normal_(self.conv.weight, mode="fan_out", nonlinearity="relu")
+        if self.conv.bias is not None:
+            nn.init.zeros_(self.conv.bias)
+        norm = self.norm
+        if norm is not None and getattr(norm, "weight", None) is not None:
+            nn.init.ones_(norm.weight)
+            nn.init.zeros_(norm.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for step in self.order:
+            if step == "conv":
+                x = self.conv(x)
+            elif step == "norm" and self.norm_name:
+                x = self.norm(x)
+            elif step == "act" and self.activate is not None:
+                x = self.activate(x)
+        return x
+
+
+class DepthwiseSeparableConvModule(nn.Module):
+    """Depthwise ConvModule then pointwise (1x1) ConvModule, as mmcv names them.
+
+    Args:
+        in_channels: input channels.
+        out_channels: output channels.
+        kernel_size: depthwise kernel size.
+        stride: depthwise stride.
+        padding: depthwise padding.
+        dilation: depthwise dilation.
+        norm_cfg: norm config of both convs.
+        act_cfg: activation config of both convs.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple, stride: int = 1,
+                 padding: int = 0, dilation: int = 1, norm_cfg: LayerCfg = None,
+                 act_cfg: LayerCfg = "ReLU") -> None:
+        super().__init__()
+        self.depthwise_conv = ConvModule(in_channels, in_channels, kernel_size, stride=stride,
+                                         padding=padding, dilation=dilation, groups=in_channels,
+                                         norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.pointwise_conv = ConvModule(in_channels, out_channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pointwise_conv(self.depthwise_conv(x))
+
+
+def resize(x: torch.Tensor, size: tuple[int, int] | torch.Size | None = None,
+           scale_factor: float | None = None, mode: str = "bilinear",
+           align_corners: bool | None = None) -> torch.Tensor:
+    """``F.interpolate`` with the keyword ``align_corners`` only where the mode allows it."""
+    if mode in ("nearest", "area", "nearest-exact"):
+        align_corners = None
+    if size is not None:
+        size = tuple(int(s) for s in size)
+    return F.interpolate(x, size=size, scale_factor=scale_factor, mode=mode, align_corners=align_corners)

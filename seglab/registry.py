@@ -1,0 +1,176 @@
+"""One registry mechanism for every buildable component.
+
+A registry maps a ``type`` name to a class (or function). ``build(cfg)`` calls it with the
+remaining config keys, so a component's constructor signature *is* its config schema: a
+misspelled key or type fails at once, naming the config path, the offending key, the closest
+valid names and every accepted key.
+
+Nested builds know where they are: a component that builds a child passes ``key=`` (e.g.
+``MODELS.build(cfg, key='sampler')`` inside a head) and errors then read
+``model.decode_head.sampler``.
+"""
+from __future__ import annotations
+
+import contextlib
+import difflib
+import inspect
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from seglab.errors import ConfigError
+
+_build_path = threading.local()
+
+
+def _current_path() -> list[str]:
+    if not hasattr(_build_path, "parts"):
+        _build_path.parts = []
+    return _build_path.parts
+
+
+@contextlib.contextmanager
+def _entering(part: str) -> Iterator[str]:
+    parts = _current_path()
+    parts.append(part)
+    try:
+        yield ".".join(parts)
+    finally:
+        parts.pop()
+
+
+def did_you_mean(word: str, candidates: list[str] | tuple[str, ...] | Any) -> str:
+    """Return ' Did you mean 'x'?' for the closest candidates, or '' when none is close."""
+    candidates = [str(c) for c in candidates]
+    by_lower = {c.lower(): c for c in candidates}
+    matches = difflib.get_close_matches(word.lower(), list(by_lower), n=3, cutoff=0.6)
+    if not matches:
+        return ""
+    names = " or ".join(repr(by_lower[m]) for m in matches)
+    return f" Did you mean {names}?"
+
+
+def accepted_arguments(obj: Callable) -> tuple[list[str], list[str], bool]:
+    """(all keyword names, required names, takes **kwargs) of a class constructor or function."""
+    target = obj.__init__ if inspect.isclass(obj) else obj
+    params = list(inspect.signature(target).parameters.values())
+    if inspect.isclass(obj) and params and params[0].name == "self":
+        params = params[1:]
+    names, required, var_kw = [], [], False
+    for p in params:
+        if p.kind is p.VAR_KEYWORD:
+            var_kw = True
+        elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            names.append(p.name)
+            if p.default is p.empty:
+                required.append(p.name)
+    return names, required, var_kw
+
+
+class Registry:
+    """A named table of buildable components.
+
+    Args:
+        name: what the registry holds, used in error messages (e.g. ``'model'``).
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._entries: dict[str, Callable] = {}
+
+    def register(self, obj: Callable | None = None, *, name: str | None = None,
+                 force: bool = False) -> Callable:
+        """Register ``obj`` under ``name`` (default: its ``__name__``).
+
+        Usable as ``@REG.register``, ``@REG.register()`` or ``@REG.register(name='X')``.
+        Registering a second object under a taken name is an error unless ``force``.
+        """
+        def add(target: Callable) -> Callable:
+            key = name or target.__name__
+            if key in self._entries and self._entries[key] is not target and not force:
+                raise KeyError(f"{key!r} is already registered in the {self.name} registry "
+                               f"(by {self._entries[key].__module__})")
+            self._entries[key] = target
+            return target
+
+        return add(obj) if obj is not None else add
+
+    def get(self, name: str) -> Callable:
+        """The component registered as ``name``; a clear error with suggestions otherwise."""
+        if name in self._entries:
+            return self._entries[name]
+        raise ConfigError(f"unknown {self.name} type {name!r}.{did_you_mean(name, self._entries)} "
+                          f"Registered {self.name} types: {', '.join(sorted(self._entries))}")
+
+    def build(self, cfg: Mapping | None, *, key: str | None = None, **defaults: Any) -> Any:
+        """Build the component that ``cfg['type']`` names, passing the other keys as arguments.
+
+        Args:
+            cfg: a mapping with ``type`` (a registered name or a class) and constructor keys.
+                ``None`` builds nothing and returns ``None``.
+            key: the name of this config inside its parent, for error messages
+                (``'decode_head'``); nested builds join these into a dotted path.
+            **defaults: arguments used where ``cfg`` does not set them (e.g. a head's
+                ``context`` for its sampler).
+        """
+        if cfg is None:
+            return None
+        part = key or (str(cfg.get("type")) if isinstance(cfg, Mapping) else self.name)
+        with _entering(part) as path:
+            if not isinstance(cfg, Mapping):
+                raise ConfigError(f"{path}: expected a dict with a 'type' key to build a "
+                                  f"{self.name}, got {type(cfg).__name__}: {cfg!r}")
+            args = dict(cfg)
+            if "type" not in args:
+                raise ConfigError(f"{path}: the config has no 'type' key; set type= to one of "
+                                  f"the registered {self.name} types: {', '.join(sorted(self._entries))}")
+            type_ = args.pop("type")
+            try:
+                obj = type_ if callable(type_) else self.get(type_)
+            except ConfigError as e:
+                raise ConfigError(f"{path}.type: {e}") from None
+            for k, v in defaults.items():
+                args.setdefault(k, v)
+            self._check_arguments(obj, args, path)
+            return obj(**args)
+
+    def _check_arguments(self, obj: Callable, args: dict, path: str) -> None:
+        names, required, var_kw = accepted_arguments(obj)
+        type_name = getattr(obj, "__name__", str(obj))
+        if not var_kw:
+            for arg in args:
+                if arg not in names:
+                    raise ConfigError(
+                        f"{path}: {type_name} does not take the key {arg!r}.{did_you_mean(arg, names)} "
+                        f"Accepted keys: {', '.join(names)}")
+        missing = [r for r in required if r not in args]
+        if missing:
+            raise ConfigError(f"{path}: {type_name} needs the key(s) {', '.join(map(repr, missing))}. "
+                              f"Accepted keys: {', '.join(names)}")
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def keys(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.name!r}, {len(self)} entries: {', '.join(sorted(self._entries))})"
+
+
+# Models: backbones, necks, heads, segmentors and losses share one namespace, as in 0.x.
+MODELS = Registry("model")
+BACKBONES = NECKS = HEADS = SEGMENTORS = LOSSES = MODELS
+PIXEL_SAMPLERS = Registry("pixel sampler")
+DATASETS = Registry("dataset")
+TRANSFORMS = Registry("transform")
+OPTIMIZERS = Registry("optimizer")
+LR_SCHEDULES = Registry("lr schedule")
+# Layer kinds resolved from norm_cfg / act_cfg / conv_cfg / upsample_cfg.
+NORM_LAYERS = Registry("norm layer")
+ACTIVATION_LAYERS = Registry("activation layer")
+CONV_LAYERS = Registry("conv layer")
+UPSAMPLE_LAYERS = Registry("upsample layer")

@@ -1,0 +1,28 @@
+"""Shared test fixtures: paths to the repository, the reference docs and the DRIVE data."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = REPO_ROOT / "configs"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+SHARED = REPO_ROOT.parent / "shared"
+DRIVE_ROOT = SHARED / "data" / "DRIVE"
+
+
+@pytest.fixture
+def drive_root() -> Path:
+    """The real DRIVE data set beside the checkout; tests needing it skip when it is absent."""
+    if not (DRIVE_ROOT / "images" / "training").is_dir():
+        pytest.skip(f"DRIVE data not found at {DRIVE_ROOT} (CI always has it; see README)")
+    return DRIVE_ROOT
+
+
+@pytest.fixture
+def shared_docs() -> Path:
+    docs = SHARED / "docs"
+    if not docs.is_dir():
+        pytest.skip(f"reference docs not found at {docs}")
+    return docs
