@@ -1,4 +1,4 @@
-"""Shared test fixtures: paths to the repository, the reference docs and the DRIVE data."""
+"""Shared test fixtures: paths to the repository, the reference files copied into tests/fixtures/ and the DRIVE data."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +7,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = REPO_ROOT / "configs"
-TEST_DATA = Path(__file__).resolve().parent / "data"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED = REPO_ROOT.parent / "shared"
 DRIVE_ROOT = SHARED / "data" / "DRIVE"
 
