@@ -26,3 +26,15 @@ def shared_docs() -> Path:
     if not docs.is_dir():
         pytest.skip(f"reference docs not found at {docs}")
     return docs
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    """tests/fixtures: reference-numbers.json, reference-configs.md, state_dict_keys/*.txt."""
+    return FIXTURES
+
+
+@pytest.fixture
+def configs_dir() -> Path:
+    """The repository's shipped configs/ folder."""
+    return CONFIGS
