@@ -1,0 +1,56 @@
+"""Layer resolvers and ConvModule: mmcv-compatible names, config errors, SyncBN fallback."""
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from seglab.errors import ConfigError
+from seglab.models import layers
+from seglab.models.layers import (ConvModule, DepthwiseSeparableConvModule, build_activation_layer,
+                                  build_norm_layer, is_norm)
+
+
+def test_conv_module_names_and_auto_bias():
+    m = ConvModule(3, 8, 3, padding=1, norm_cfg=dict(type="BN"))
+    assert list(m.state_dict()) == ["conv.weight", "bn.weight", "bn.bias", "bn.running_mean",
+                                    "bn.running_var", "bn.num_batches_tracked"]
+    assert ConvModule(3, 8, 1, norm_cfg=None).conv.bias is not None
+    assert m(torch.randn(2, 3, 5, 5)).shape == (2, 8, 5, 5)
+
+
+def test_conv_module_applies_norm_and_relu():
+    m = ConvModule(2, 2, 1, norm_cfg=dict(type="BN"), act_cfg=dict(type="ReLU")).eval()
+    out = m(torch.randn(4, 2, 3, 3))
+    assert (out >= 0).all()
+
+
+def test_norm_names_follow_mmcv_and_requires_grad():
+    name, layer = build_norm_layer(dict(type="GN", num_groups=2, requires_grad=False), 4, postfix=1)
+    assert name == "gn1" and isinstance(layer, nn.GroupNorm)
+    assert not any(p.requires_grad for p in layer.parameters())
+    assert build_norm_layer("BN", 4)[0] == "bn"
+
+
+def test_sync_bn_falls_back_to_batch_norm_with_one_warning(monkeypatch):
+    monkeypatch.setattr(layers, "_SYNC_BN_WARNED", False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = build_norm_layer(dict(type="SyncBN"), 4)[1]
+        build_norm_layer(dict(type="SyncBN"), 4)
+    assert type(first) is nn.BatchNorm2d
+    assert sum("SyncBN" in str(w.message) for w in caught) == 1
+
+
+def test_bad_layer_configs_name_the_key():
+    with pytest.raises(ConfigError, match=r"norm_cfg.type: unknown norm layer type 'BNN'. Did you mean 'BN'"):
+        build_norm_layer(dict(type="BNN"), 4)
+    with pytest.raises(ConfigError, match=r"act_cfg: LeakyReLU does not take the key 'slope'"):
+        build_activation_layer(dict(type="LeakyReLU", slope=0.1))
+
+
+def test_depthwise_separable_names():
+    m = DepthwiseSeparableConvModule(4, 6, 3, padding=1, norm_cfg=dict(type="BN"))
+    assert m.depthwise_conv.conv.weight.shape == (4, 1, 3, 3)
+    assert m.pointwise_conv.conv.weight.shape == (6, 4, 1, 1)
+    assert is_norm(m.depthwise_conv.bn) and not is_norm(m.depthwise_conv.conv)
