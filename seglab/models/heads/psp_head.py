@@ -1,0 +1,107 @@
+"""``PSPHead``: the pyramid pooling head of PSPNet (Zhao et al., 2017), as in MMSegmentation 0.x.
+
+The input is average-pooled to each of ``pool_scales`` (a grid of s x s cells), reduced to
+``channels`` by a 1x1 conv, upsampled back, concatenated after the input and fused by a 3x3
+``bottleneck``. State-dict names: ``psp_modules.N.1`` (index 0 is the pooling layer),
+``bottleneck``, ``conv_seg``.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from seglab.errors import ConfigError
+from seglab.models.heads.decode_head import DEFAULT_LOSS, BaseDecodeHead
+from seglab.models.layers import ConvModule, resize
+from seglab.registry import MODELS
+
+
+class PPM(nn.ModuleList):
+    """Pyramid pooling module: one (AdaptiveAvgPool2d, 1x1 ConvModule) branch per scale.
+
+    Args:
+        pool_scales: output grid size of each branch's pooling.
+        in_channels: input channels.
+        channels: channels of each branch.
+        conv_cfg: conv layer config.
+        norm_cfg: norm layer config.
+        act_cfg: activation config.
+        align_corners: ``align_corners`` of the upsampling back to the input size.
+    """
+
+    def __init__(self, pool_scales: Sequence[int], in_channels: int, channels: int,
+                 conv_cfg: Mapping | None, norm_cfg: Mapping | None, act_cfg: Mapping | None,
+                 align_corners: bool) -> None:
+        super().__init__(
+            nn.Sequential(nn.AdaptiveAvgPool2d(scale),
+                          ConvModule(in_channels, channels, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+                                     act_cfg=act_cfg))
+            for scale in pool_scales)
+        self.align_corners = align_corners
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each branch's output, upsampled (bilinear) to the size of ``x``."""
+        return [resize(branch(x), x.shape[2:], mode="bilinear", align_corners=self.align_corners)
+                for branch in self]
+
+
+@MODELS.register
+class PSPHead(BaseDecodeHead):
+    """Pyramid scene parsing head.
+
+    Args:
+        in_channels: input channels (a list with ``input_transform='resize_concat'``).
+        channels: channels of each pooling branch and of the bottleneck.
+        pool_scales: grid sizes of the pooling branches.
+        num_classes: number of classes.
+        out_channels: logit channels (see ``BaseDecodeHead``).
+        threshold: probability threshold of a one-channel head.
+        dropout_ratio: dropout before ``conv_seg``.
+        conv_cfg: conv layer config.
+        norm_cfg: norm layer config.
+        act_cfg: activation config.
+        in_index: which backbone output(s) the head reads.
+        input_transform: ``None`` or ``'resize_concat'``.
+        loss_decode: one loss config or a list of them.
+        ignore_index: label value excluded from losses.
+        sampler: pixel sampler config or ``None``.
+        align_corners: ``align_corners`` of every resize in the head.
+        init_cfg: accepted for 0.x compatibility.
+    """
+
+    def __init__(self, in_channels: int | Sequence[int], channels: int, *,
+                 pool_scales: Sequence[int] = (1, 2, 3, 6),
+                 num_classes: int, out_channels: int | None = None, threshold: float | None = None,
+                 dropout_ratio: float = 0.1, conv_cfg: Mapping | None = None,
+                 norm_cfg: Mapping | None = None, act_cfg: Mapping | None = {"type": "ReLU"},
+                 in_index: int | Sequence[int] = -1, input_transform: str | None = None,
+                 loss_decode: Mapping | Sequence[Mapping] = DEFAULT_LOSS, ignore_index: int = 255,
+                 sampler: Mapping | None = None, align_corners: bool = False,
+                 init_cfg: Any = None) -> None:
+        if not isinstance(pool_scales, (list, tuple)) or not pool_scales:
+            raise ConfigError(f"PSPHead pool_scales must be a non-empty list or tuple of grid sizes, "
+                              f"got {pool_scales!r}")
+        super().__init__(in_channels, channels, num_classes=num_classes, out_channels=out_channels,
+                         threshold=threshold, dropout_ratio=dropout_ratio, conv_cfg=conv_cfg,
+                         norm_cfg=norm_cfg, act_cfg=act_cfg, in_index=in_index,
+                         input_transform=input_transform, loss_decode=loss_decode,
+                         ignore_index=ignore_index, sampler=sampler, align_corners=align_corners,
+                         init_cfg=init_cfg)
+        if not isinstance(self.in_channels, int):
+            raise ConfigError("PSPHead reads one feature map: use input_transform=None or "
+                              f"'resize_concat', not {input_transform!r}")
+        self.pool_scales = tuple(pool_scales)
+        self.psp_modules = PPM(self.pool_scales, self.in_channels, channels, conv_cfg, norm_cfg,
+                               act_cfg, align_corners)
+        self.bottleneck = ConvModule(self.in_channels + len(self.pool_scales) * channels, channels, 3,
+                                     padding=1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
+
+    def _forward_feature(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        x = self._transform_inputs(inputs)
+        return self.bottleneck(torch.cat([x, *self.psp_modules(x)], dim=1))
+
+    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        return self.cls_seg(self._forward_feature(inputs))
