@@ -102,7 +102,8 @@ def read_label(path: str, backend: str = "pillow") -> np.ndarray:
             raise DataError(f"label file {path} could not be decoded (not an image OpenCV can read, or corrupt)")
     else:
         label = _read_with_pillow(path, "unchanged", "label file")
-    label = label.squeeze()
+    if label.ndim == 3 and label.shape[2] == 1:
+        label = label[..., 0]
     if label.ndim == 3:
         if label.shape[2] >= 3 and (label[..., 0] == label[..., 1]).all() and (label[..., 0] == label[..., 2]).all():
             label = label[..., 0]

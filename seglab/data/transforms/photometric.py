@@ -72,7 +72,7 @@ class PhotoMetricDistortion:
     def hue(self, img: np.ndarray) -> np.ndarray:
         if np.random.randint(2):
             hsv = cv2.cvtColor(_as_uint8(img), cv2.COLOR_BGR2HSV)
-            shift = np.random.randint(-self.hue_delta, self.hue_delta)
+            shift = np.random.randint(-self.hue_delta, self.hue_delta) if self.hue_delta > 0 else 0
             hsv[..., 0] = (hsv[..., 0].astype(np.int32) + shift) % 180
             return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
         return img
