@@ -1,1 +1,4 @@
-"""seglab.models.samplers."""
+"""Pixel samplers (``PIXEL_SAMPLERS``); importing this package registers them."""
+from seglab.models.samplers.ohem import OHEMPixelSampler
+
+__all__ = ["OHEMPixelSampler"]
