@@ -7,6 +7,7 @@ the backbone's tuple of feature maps into the head's input (``in_index`` /
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ from torch import nn
 
 from seglab.errors import ConfigError
 from seglab.models.layers import resize
-from seglab.registry import MODELS, PIXEL_SAMPLERS
+from seglab.registry import MODELS, PIXEL_SAMPLERS, _current_path
 
 DEFAULT_LOSS = {"type": "CrossEntropyLoss", "use_sigmoid": False, "loss_weight": 1.0}
 
@@ -65,6 +66,7 @@ class BaseDecodeHead(nn.Module):
         self.ignore_index = ignore_index
         self.align_corners = align_corners
         self.loss_decode = self._build_losses(loss_decode)
+        self._check_losses(loss_decode)
         self.sampler = PIXEL_SAMPLERS.build(sampler, key="sampler", context=self) if sampler else None
         self.conv_seg = nn.Conv2d(channels, self.out_channels, kernel_size=1)
         self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else None
@@ -85,6 +87,46 @@ class BaseDecodeHead(nn.Module):
         if isinstance(loss_decode, Sequence) and not isinstance(loss_decode, str):
             return nn.ModuleList(MODELS.build(cfg, key=f"loss_decode.{i}") for i, cfg in enumerate(loss_decode))
         raise ConfigError(f"loss_decode must be a dict or a list of dicts, got {type(loss_decode).__name__}")
+
+    def _loss_modules(self) -> list[nn.Module]:
+        return list(self.loss_decode) if isinstance(self.loss_decode, nn.ModuleList) else [self.loss_decode]
+
+    def _check_losses(self, loss_decode: Mapping | Sequence[Mapping]) -> None:
+        """Build-time checks of loss_decode: a ``loss_name`` on each, one class weight per logit
+        channel, and one warning for names the 0.x ``'loss'`` rule treats unexpectedly."""
+        head_path = ".".join(_current_path()) or type(self).__name__
+        single = isinstance(loss_decode, Mapping)
+        names = []
+        for i, loss in enumerate(self._loss_modules()):
+            path = f"{head_path}.loss_decode" + ("" if single else f".{i}")
+            name = getattr(loss, "loss_name", None)
+            if not isinstance(name, str):
+                raise ConfigError(f"{path}: {type(loss).__name__} has no loss_name property; every loss of "
+                                  "a head needs one (it is the key its value is logged under)")
+            names.append(name)
+            class_weight = getattr(loss, "class_weight", None)
+            if class_weight is not None and len(class_weight) != self.out_channels:
+                raise ConfigError(
+                    f"{path}.class_weight has {len(class_weight)} values but {type(self).__name__} predicts "
+                    f"{self.out_channels} classes (num_classes={self.num_classes}, out_channels="
+                    f"{self.out_channels}); give exactly one weight per class")
+        self._warn_loss_names(head_path, names)
+
+    @staticmethod
+    def _warn_loss_names(head_path: str, names: list[str]) -> None:
+        unusual = [n for n in dict.fromkeys(names) if not n.startswith("loss_")]
+        if not unusual:
+            return
+        ignored = [n for n in unusual if "loss" not in n]
+        counted = [n for n in unusual if "loss" in n]
+        parts = []
+        if ignored:
+            parts.append(f"{', '.join(map(repr, ignored))} will be logged but NOT optimised (only keys "
+                         "containing 'loss' enter the total)")
+        if counted:
+            parts.append(f"{', '.join(map(repr, counted))} is optimised only because it contains 'loss'")
+        warnings.warn(f"{head_path}.loss_decode: loss_name {'; '.join(parts)}. Start loss names with 'loss_'.",
+                      UserWarning, stacklevel=3)
 
     def _init_inputs(self, in_channels: int | Sequence[int], in_index: int | Sequence[int],
                      input_transform: str | None) -> None:
@@ -121,6 +163,44 @@ class BaseDecodeHead(nn.Module):
         if self.dropout is not None:
             feat = self.dropout(feat)
         return self.conv_seg(feat)
+
+    def losses(self, seg_logit: torch.Tensor, seg_label: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Training losses of logits (N,C,h,w) against labels (N,1,H,W).
+
+        The logits are resized (bilinear, the head's ``align_corners``) to the label size and
+        computed in float32. With a sampler, its weight map goes to every loss as ``weight``.
+        Each ``loss_decode`` entry is stored under its ``loss_name`` (equal names are added).
+        Also returned, without gradient: ``acc_seg`` (pixel accuracy in %, ignored pixels left
+        out) and, with a sampler, ``ohem_kept`` (fraction of valid pixels the sampler kept);
+        neither key contains ``'loss'``, so both are logged, not optimised.
+        """
+        seg_logit = seg_logit.float()
+        if seg_logit.shape[2:] != seg_label.shape[2:]:
+            seg_logit = resize(seg_logit, size=seg_label.shape[2:], mode="bilinear",
+                               align_corners=self.align_corners)
+        seg_weight = self.sampler.sample(seg_logit, seg_label) if self.sampler is not None else None
+        label = seg_label.squeeze(1)
+        losses: dict[str, torch.Tensor] = {}
+        for loss_module in self._loss_modules():
+            value = loss_module(seg_logit, label, weight=seg_weight, ignore_index=self.ignore_index)
+            name = loss_module.loss_name
+            losses[name] = losses[name] + value if name in losses else value
+        valid = label != self.ignore_index
+        losses["acc_seg"] = self._accuracy(seg_logit, label, valid)
+        if seg_weight is not None:
+            losses["ohem_kept"] = seg_weight.detach().sum() / valid.sum().clamp(min=1)
+        return losses
+
+    @torch.no_grad()
+    def _accuracy(self, seg_logit: torch.Tensor, label: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Pixel accuracy in % over valid pixels, with 0.x's eps (an all-ignored batch reads 100)."""
+        if self.out_channels == 1:
+            pred = (seg_logit.squeeze(1).sigmoid() > self.threshold).long()
+        else:
+            pred = seg_logit.argmax(dim=1)
+        correct = ((pred == label) & valid).sum().float()
+        eps = torch.finfo(torch.float32).eps
+        return (correct + eps) * (100.0 / (valid.sum().float() + eps))
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} must implement forward(inputs)")
