@@ -1,0 +1,104 @@
+"""Pictures of segmentations: colour maps, overlays on the input image, PNG files.
+
+Palettes are RGB (like a dataset's ``PALETTE``); images are BGR uint8 as OpenCV loads and
+writes them, so ``overlay(cv2.imread(f), pred, dataset.PALETTE)`` can go straight to ``save_png``.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from seglab.errors import DataError
+
+Palette = Sequence[Sequence[int]] | np.ndarray
+
+
+def default_palette(num_classes: int) -> list[list[int]]:
+    """``num_classes`` distinct RGB colours, always the same (PASCAL VOC's bit-interleaved colour map).
+
+    Class 0 is black, class 1 dark red (128, 0, 0), ...; the three lowest bits of the class id
+    set the top bits of R, G and B, the next three the next bits, so all ids below 2**24 differ.
+    """
+    palette = []
+    for index in range(num_classes):
+        rgb = [0, 0, 0]
+        value, shift = index, 7
+        while value:
+            for channel in range(3):
+                rgb[channel] |= ((value >> channel) & 1) << shift
+            value >>= 3
+            shift -= 1
+            if shift < 0:  # 24 bits used up: ids of 2**24 and more wrap around
+                break
+        palette.append(rgb)
+    return palette
+
+
+def _palette_array(palette: Palette) -> np.ndarray:
+    array = np.asarray(palette)
+    if array.ndim != 2 or array.shape[1] != 3 or array.shape[0] == 0:
+        raise DataError(f"a palette must be a non-empty list of [R, G, B] colours, got shape {array.shape}")
+    if array.min() < 0 or array.max() > 255:
+        raise DataError("palette colours must be in 0..255")
+    return array.astype(np.uint8)
+
+
+def _check_seg(seg: np.ndarray) -> np.ndarray:
+    seg = np.asarray(seg)
+    if seg.ndim != 2:
+        raise DataError(f"a segmentation must be a 2-D map of class ids, got shape {seg.shape}")
+    return seg.astype(np.int64, copy=False)
+
+
+def colorize(seg: np.ndarray, palette: Palette) -> np.ndarray:
+    """An ``(H, W, 3)`` uint8 RGB image: each pixel the palette colour of its class.
+
+    Ids without a palette entry (e.g. 255, the usual ignore index) are black.
+    """
+    seg = _check_seg(seg)
+    colors = _palette_array(palette)
+    out = np.zeros((*seg.shape, 3), dtype=np.uint8)
+    known = (seg >= 0) & (seg < len(colors))
+    out[known] = colors[seg[known]]
+    return out
+
+
+def overlay(image: np.ndarray, seg: np.ndarray, palette: Palette, opacity: float = 0.5,
+            ignore_index: int = 255) -> np.ndarray:
+    """``image`` (BGR uint8, or grey) with ``seg`` drawn over it; returns a BGR uint8 image.
+
+    Args:
+        image: the input image as OpenCV loads it, ``(H, W, 3)`` BGR or ``(H, W)`` grey.
+        seg: ``(H, W)`` class ids.
+        palette: RGB colour per class.
+        opacity: weight of the colour (0: image only, 1: colours only).
+        ignore_index: pixels of this id, and ids without a palette entry, keep the image.
+    """
+    if not 0.0 <= opacity <= 1.0:
+        raise DataError(f"opacity must be in [0, 1], got {opacity}")
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise DataError(f"image must be (H, W, 3) BGR or (H, W) grey, got shape {image.shape}")
+    seg = _check_seg(seg)
+    if seg.shape != image.shape[:2]:
+        raise DataError(f"segmentation of shape {seg.shape} does not match the image of shape {image.shape[:2]}")
+    colors_bgr = colorize(seg, palette)[..., ::-1].astype(np.float64)
+    drawn = (seg != ignore_index) & (seg >= 0) & (seg < len(_palette_array(palette)))
+    out = image.astype(np.float64)
+    out[drawn] = out[drawn] * (1 - opacity) + colors_bgr[drawn] * opacity
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def save_png(path: str | Path, image: np.ndarray) -> Path:
+    """Write ``image`` (BGR or grey uint8, as OpenCV expects) to ``path``, creating its folders."""
+    import cv2
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), np.ascontiguousarray(image)):
+        raise DataError(f"could not write the image {path}; is the extension one OpenCV can encode?")
+    return path
