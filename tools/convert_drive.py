@@ -51,7 +51,8 @@ def find_split_dirs(roots: list[Path]) -> dict[str, Path]:
                     raise ConversionError(f"two '{folder.name}' folders found: {found[folder.name]} and {folder}")
                 found[folder.name] = folder
     if not found:
-        raise ConversionError(f"no DRIVE 'training/images' or 'test/images' folder found in {', '.join(map(str, roots))}")
+        where = ", ".join(map(str, roots))
+        raise ConversionError(f"no DRIVE 'training/images' or 'test/images' folder found in {where}")
     return found
 
 

@@ -38,10 +38,9 @@ def check_file_client_args(file_client_args: Mapping[str, Any] | None, owner: st
     """0.x configs may pass ``file_client_args``; seglab reads local disk only."""
     if file_client_args is None:
         return
-    backend = file_client_args.get("backend", "disk") if isinstance(file_client_args, Mapping) else None
-    if backend != "disk" or set(file_client_args) - {"backend"}:
-        raise ConfigError(f"{owner}: file_client_args={dict(file_client_args) if isinstance(file_client_args, Mapping) else file_client_args!r} "
-                          "is not supported; seglab reads local files only (use dict(backend='disk') or leave it out)")
+    if not isinstance(file_client_args, Mapping) or dict(file_client_args) not in ({}, {"backend": "disk"}):
+        raise ConfigError(f"{owner}: file_client_args={file_client_args!r} is not supported; seglab reads local "
+                          "files only (use dict(backend='disk') or leave it out)")
 
 
 def _require_file(path: str, what: str) -> None:

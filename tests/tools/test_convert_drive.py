@@ -35,7 +35,8 @@ def _fake_drive(root: Path) -> dict[str, np.ndarray]:
             assert cv2.imwrite(str(root / split / "images" / f"{nn}_{split}.tif"), img)
             vessels = rng.integers(0, 2, (6, 5)).astype(np.uint8) * 255
             Image.fromarray(vessels, mode="L").save(root / split / "1st_manual" / f"{nn}_manual1.gif")
-            Image.fromarray(np.full((6, 5), 255, np.uint8), mode="L").save(root / split / "mask" / f"{nn}_{split}_mask.gif")
+            mask = Image.fromarray(np.full((6, 5), 255, np.uint8), mode="L")
+            mask.save(root / split / "mask" / f"{nn}_{split}_mask.gif")
             written[nn] = (img, vessels)
     return written
 

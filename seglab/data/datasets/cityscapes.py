@@ -33,7 +33,8 @@ class CityscapesDataset(CustomDataset):
     ]
 
     def __init__(self, pipeline: Sequence[Mapping], img_dir: str, img_suffix: str = "_leftImg8bit.png",
-                 ann_dir: str | None = None, seg_map_suffix: str = "_gtFine_labelTrainIds.png", split: str | None = None,
+                 ann_dir: str | None = None, seg_map_suffix: str = "_gtFine_labelTrainIds.png",
+                 split: str | None = None,
                  data_root: str | None = None, test_mode: bool = False, ignore_index: int = 255,
                  reduce_zero_label: bool = False, classes: Sequence[str] | str | None = None,
                  palette: Sequence[Sequence[int]] | str | None = None,

@@ -256,7 +256,7 @@ class CustomDataset(Dataset):
             metric: ``'mIoU'``, ``'mDice'``, ``'mFscore'`` or a list of them.
             logger: where the per-class table goes (default the ``seglab`` logger; ``'silent'``: nowhere).
         """
-        from seglab.evaluation import format_class_table, total_area_to_metrics
+        from seglab.evaluation import pre_eval_to_metrics, summarize
 
         metrics = [metric] if isinstance(metric, str) else list(metric)
         for m in metrics:
@@ -267,20 +267,9 @@ class CustomDataset(Dataset):
             results = [self.pre_eval(pred, i)[0] for i, pred in enumerate(results)]
         if not results:
             raise DataError("evaluate() got no results")
-        totals = [sum(area[k] for area in results) for k in range(4)]
-        ret = {k: np.asarray(v, dtype=np.float64)
-               for k, v in total_area_to_metrics(*totals, metrics=metrics).items()}
-        eval_results = {}
-        for key, value in ret.items():
-            # 0.x rounds percentages to two decimals before turning them back into fractions.
-            eval_results[key if key == "aAcc" else "m" + key] = float(np.round(np.nanmean(value) * 100, 2) / 100)
-        for key, value in ret.items():
-            if key != "aAcc":
-                for name, v in zip(self.CLASSES, value):
-                    eval_results[f"{key}.{name}"] = float(np.round(v * 100, 2) / 100)
+        # Percentages rounded to two decimals, then back to fractions, as 0.x logs them.
+        eval_results, table = summarize(pre_eval_to_metrics(results, metrics), self.CLASSES)
         if logger != "silent":
             log = logger if isinstance(logger, logging.Logger) else _log
-            log.info("per class results:\n%s", format_class_table(ret, self.CLASSES))
-            log.info("Summary: %s", "  ".join(f"{k}: {v * 100:.2f}" for k, v in eval_results.items()
-                                              if "." not in k))
+            log.info("per class results:\n%s", table)
         return eval_results

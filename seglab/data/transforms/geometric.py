@@ -282,4 +282,5 @@ class Pad:
         return results
 
     def __repr__(self) -> str:
-        return f"Pad(size={self.size}, size_divisor={self.size_divisor}, pad_val={self.pad_val}, seg_pad_val={self.seg_pad_val})"
+        return (f"Pad(size={self.size}, size_divisor={self.size_divisor}, pad_val={self.pad_val}, "
+                f"seg_pad_val={self.seg_pad_val})")

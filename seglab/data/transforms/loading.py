@@ -130,4 +130,5 @@ class LoadAnnotations:
         return results
 
     def __repr__(self) -> str:
-        return f"LoadAnnotations(reduce_zero_label={self.reduce_zero_label}, imdecode_backend={self.imdecode_backend!r})"
+        return (f"LoadAnnotations(reduce_zero_label={self.reduce_zero_label}, "
+                f"imdecode_backend={self.imdecode_backend!r})")

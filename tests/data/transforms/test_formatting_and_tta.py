@@ -60,7 +60,8 @@ def test_collect_missing_key_is_named():
 def _tta(**kw) -> MultiScaleFlipAug:
     return MultiScaleFlipAug(transforms=[dict(type="Resize", keep_ratio=False), dict(type="RandomFlip"),
                                          dict(type="ImageToTensor", keys=["img"]),
-                                         dict(type="Collect", keys=["img"], meta_keys=["scale", "flip", "flip_direction"])],
+                                         dict(type="Collect", keys=["img"],
+                                              meta_keys=["scale", "flip", "flip_direction"])],
                              **kw)
 
 
