@@ -102,7 +102,7 @@ def build_dataloader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: in
     sampler = None
     if dist:
         sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle,
-                                     seed=seed or 0, drop_last=drop_last)
+                                     seed=seed or 0)
         shuffle = False
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     return DataLoader(
