@@ -29,6 +29,11 @@ def _current_path() -> list[str]:
     return _build_path.parts
 
 
+def current_build_path() -> str:
+    """The dotted config path being built now (``'model.decode_head'``), or ``''``."""
+    return ".".join(_current_path())
+
+
 @contextlib.contextmanager
 def _entering(part: str) -> Iterator[str]:
     parts = _current_path()
