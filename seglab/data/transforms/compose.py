@@ -9,12 +9,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from seglab.errors import ConfigError
-from seglab.registry import TRANSFORMS, _current_path
+from seglab.registry import TRANSFORMS, current_build_path
 
 
 def config_error(message: str) -> ConfigError:
     """A ConfigError prefixed with the config path being built (``data.train.pipeline.3``)."""
-    path = ".".join(_current_path())
+    path = current_build_path()
     return ConfigError(f"{path}: {message}" if path else message)
 
 
