@@ -201,3 +201,14 @@ def test_format_class_table():
     assert "aAcc" in table and "mIoU" in table and "71.43" in table and "55.56" in table and "72.22" in table
     with pytest.raises(DataError, match="3 class names for 4 per-class values"):
         format_class_table(ret, ["a", "b", "c"])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_tensors_counted_on_device():
+    pred = torch.from_numpy(PRED).cuda()
+    areas = intersect_and_union(pred, LABEL, 4, 255)
+    assert all(a.device == pred.device for a in areas)
+    assert [a.tolist() for a in areas] == [INTERSECT, UNION, PRED_AREA, LABEL_AREA]
+    acc = MetricAccumulator(4, device="cuda")
+    acc.update(pred, torch.from_numpy(LABEL).cuda())
+    assert acc.compute()["IoU"][:3].tolist() == pytest.approx([2 / 3, 2 / 3, 1 / 3])
