@@ -120,8 +120,10 @@ class LovaszLoss(SegLoss):
             if cls_score.size(1) < 2:
                 raise ConfigError("LovaszLoss(loss_type='multi_class') needs at least two logit channels; "
                                   "use loss_type='binary' for a one-channel head")
-            probs = F.softmax(cls_score, dim=1)
-            probs = probs.reshape(rows, n // rows, probs.size(1), -1).transpose(1, 2).reshape(rows, probs.size(1), -1)
+            num_classes = cls_score.size(1)
+            # (N,C,H,W) -> (rows, C, pixels of the row), pixels in the same order as the labels'.
+            probs = F.softmax(cls_score, dim=1).reshape(rows, n // rows, num_classes, -1)
+            probs = probs.transpose(1, 2).reshape(rows, num_classes, -1)
             loss = lovasz_softmax(probs, label, valid, self.classes, self._class_weight_like(cls_score))
         if self.per_image:
             loss = weight_reduce_loss(loss, None, reduction, avg_factor)
