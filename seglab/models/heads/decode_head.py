@@ -16,7 +16,7 @@ from torch import nn
 
 from seglab.errors import ConfigError
 from seglab.models.layers import resize
-from seglab.registry import MODELS, PIXEL_SAMPLERS, _current_path
+from seglab.registry import MODELS, PIXEL_SAMPLERS, current_build_path
 
 DEFAULT_LOSS = {"type": "CrossEntropyLoss", "use_sigmoid": False, "loss_weight": 1.0}
 
@@ -94,7 +94,7 @@ class BaseDecodeHead(nn.Module):
     def _check_losses(self, loss_decode: Mapping | Sequence[Mapping]) -> None:
         """Build-time checks of loss_decode: a ``loss_name`` on each, one class weight per logit
         channel, and one warning for names the 0.x ``'loss'`` rule treats unexpectedly."""
-        head_path = ".".join(_current_path()) or type(self).__name__
+        head_path = current_build_path() or type(self).__name__
         single = isinstance(loss_decode, Mapping)
         names = []
         for i, loss in enumerate(self._loss_modules()):
