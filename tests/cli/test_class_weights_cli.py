@@ -142,3 +142,15 @@ def test_drive_vessel_frequency(drive_root, tmp_path, capsys):
     # median of two frequencies is their mean, 0.5
     assert weights[1] == pytest.approx(0.5 / 0.0863, rel=0.01)
     assert "warning" not in err
+
+
+def test_shipped_drive_config(drive_root, configs_dir, tmp_path, capsys):
+    config = configs_dir / "_base_" / "datasets" / "drive.py"
+    if not config.is_file():
+        pytest.skip(f"{config} not present")
+    out_file = tmp_path / "w.npy"
+    code, out, err = _run(capsys, str(config), "--out", str(out_file),
+                          "--cfg-options", f"data.train.dataset.data_root={drive_root}")
+    assert code == 0, err
+    f_vessel = float(next(line.split() for line in out.splitlines() if line.startswith("vessel"))[2].rstrip("%")) / 100
+    assert np.load(out_file)[1] == pytest.approx(1 / math.log(1.02 + f_vessel), rel=1e-4)
