@@ -25,7 +25,8 @@ import torch
 from seglab.errors import CheckpointError, ConfigError
 from seglab.registry import LR_SCHEDULES, accepted_arguments, did_you_mean
 
-__all__ = ["Poly", "Step", "CosineAnnealing", "Fixed", "Warmup", "LrScheduler", "build_lr_scheduler"]
+__all__ = ["Poly", "Step", "CosineAnnealing", "Fixed", "Warmup", "LrSchedule", "LrScheduler",
+           "build_lr_schedule", "build_lr_scheduler"]
 
 WARMUP_KINDS = ("constant", "linear", "exp")
 # lr_config keys handled here for every policy (the policy's own keys are its constructor's).
@@ -138,38 +139,63 @@ class Warmup:
         return regular_lr * self.ratio ** (1 - iteration / self.iters)
 
 
-# --------------------------------------------------------------------------- the scheduler
-class LrScheduler:
-    """Sets every param group's lr from its own ``initial_lr`` for a given iteration.
+# --------------------------------------------------------------------------- the schedule
+class LrSchedule:
+    """The pure schedule: the lr of a group starting at ``initial_lr``, at any iteration.
 
     Args:
-        optimizer: its groups get ``initial_lr`` (their current lr) unless they have one.
         policy: a registered policy object, ``(initial_lr, iteration, max_iters) -> lr``.
         max_iters: the length of training.
         warmup: the warmup applied on top of the policy, or None.
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer, policy: Any, max_iters: int,
-                 warmup: Warmup | None = None) -> None:
-        self.optimizer = optimizer
+    def __init__(self, policy: Any, max_iters: int, warmup: Warmup | None = None) -> None:
         self.policy = policy
         self.max_iters = max_iters
         self.warmup = warmup
-        self.last_iteration: int | None = None
-        for group in optimizer.param_groups:
-            group.setdefault("initial_lr", group["lr"])
 
     def lr_at(self, iteration: int, initial_lr: float) -> float:
-        """The lr of a group starting at ``initial_lr`` at 0-based ``iteration`` (pure)."""
+        """The lr of a group starting at ``initial_lr`` at 0-based ``iteration``."""
         if not 0 <= iteration <= self.max_iters:
             raise ValueError(f"iteration {iteration} is outside the schedule [0, {self.max_iters}]")
         lr = self.policy(initial_lr, iteration, self.max_iters)
         return lr if self.warmup is None else self.warmup(lr, iteration)
 
+    def __repr__(self) -> str:
+        return f"LrSchedule(policy={type(self.policy).__name__}, max_iters={self.max_iters}, warmup={self.warmup})"
+
+
+class LrScheduler:
+    """Sets every param group's lr from its own ``initial_lr`` for a given iteration.
+
+    Args:
+        optimizer: its groups get ``initial_lr`` (their current lr) unless they have one.
+        schedule: the ``LrSchedule`` to follow.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, schedule: LrSchedule) -> None:
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.last_iteration: int | None = None
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+
+    @property
+    def policy(self) -> Any:
+        return self.schedule.policy
+
+    @property
+    def max_iters(self) -> int:
+        return self.schedule.max_iters
+
+    def lr_at(self, iteration: int, initial_lr: float) -> float:
+        """The lr of a group starting at ``initial_lr`` at 0-based ``iteration`` (pure)."""
+        return self.schedule.lr_at(iteration, initial_lr)
+
     def step(self, iteration: int) -> None:
         """Set every group's lr for ``iteration`` (call before that iteration's optimizer step)."""
         for group in self.optimizer.param_groups:
-            group["lr"] = self.lr_at(iteration, group["initial_lr"])
+            group["lr"] = self.schedule.lr_at(iteration, group["initial_lr"])
         self.last_iteration = iteration
 
     def state_dict(self) -> dict[str, Any]:
@@ -190,7 +216,7 @@ class LrScheduler:
             self.step(self.last_iteration)
 
     def __repr__(self) -> str:
-        return f"LrScheduler(policy={type(self.policy).__name__}, max_iters={self.max_iters}, warmup={self.warmup})"
+        return f"LrScheduler({self.schedule!r})"
 
 
 def _policy_name(policy: Any) -> str:
@@ -228,9 +254,8 @@ def _warmup(cfg: Mapping[str, Any]) -> Warmup | None:
     return Warmup(kind, iters, ratio)
 
 
-def build_lr_scheduler(lr_config: Mapping[str, Any], optimizer: torch.optim.Optimizer,
-                       max_iters: int) -> LrScheduler:
-    """Build the ``lr_config`` schedule for ``optimizer`` over ``max_iters`` iterations."""
+def build_lr_schedule(lr_config: Mapping[str, Any], max_iters: int) -> LrSchedule:
+    """The pure ``lr_config`` schedule over ``max_iters`` iterations (``lr_at`` only)."""
     if not isinstance(lr_config, Mapping):
         raise ConfigError(f"lr_config must be a dict like dict(policy='poly', power=0.9, min_lr=1e-4, "
                           f"by_epoch=False), got {lr_config!r}")
@@ -250,4 +275,10 @@ def build_lr_scheduler(lr_config: Mapping[str, Any], optimizer: torch.optim.Opti
             raise ConfigError(f"lr_config: the {name!r} policy does not take the key {key!r}."
                               f"{did_you_mean(str(key), accepted)} Accepted keys: {', '.join(accepted)}")
     policy = LR_SCHEDULES.build({"type": name, **policy_args}, key="lr_config")
-    return LrScheduler(optimizer, policy, max_iters, _warmup(lr_config))
+    return LrSchedule(policy, max_iters, _warmup(lr_config))
+
+
+def build_lr_scheduler(lr_config: Mapping[str, Any], optimizer: torch.optim.Optimizer,
+                       max_iters: int) -> LrScheduler:
+    """Build the ``lr_config`` schedule over ``max_iters`` iterations, driving ``optimizer``'s groups."""
+    return LrScheduler(optimizer, build_lr_schedule(lr_config, max_iters))
