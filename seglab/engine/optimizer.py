@@ -147,6 +147,20 @@ def _read_options(optimizer_cfg: Any) -> _Options:
     default_wd = base_wd if base_wd is not None else float(_signature_default(cls, "weight_decay") or 0.0)
 
     paramwise = optimizer_cfg.get("paramwise_cfg") or {}
+    custom_keys, mults, bypass = _read_paramwise(paramwise)
+    if base_wd is None:
+        decay_set = [f"paramwise_cfg.{k}" for k in _DECAY_OPTIONS if k in mults]
+        decay_set += [f"paramwise_cfg.custom_keys[{k!r}].decay_mult" for k, m in custom_keys.items()
+                      if "decay_mult" in m]
+        if decay_set:
+            raise ConfigError(f"optimizer.{decay_set[0]} multiplies optimizer.weight_decay, which is not set; "
+                              f"set optimizer.weight_decay (the default of {cls.__name__} is {default_wd}) "
+                              "or remove the decay_mult")
+    return _Options(base_lr, base_wd, default_wd, custom_keys, mults, bypass, bool(paramwise))
+
+
+def _read_paramwise(paramwise: Any) -> tuple[dict[str, dict[str, float]], dict[str, float], bool]:
+    """(custom keys in matching order, the *_mult options set, bypass_duplicate), checked."""
     if not isinstance(paramwise, Mapping):
         raise ConfigError(f"optimizer.paramwise_cfg must be a dict, got {paramwise!r}")
     for key in paramwise:
@@ -156,18 +170,10 @@ def _read_options(optimizer_cfg: Any) -> _Options:
     custom_keys = _custom_keys(paramwise.get("custom_keys", {}))
     mults = {k: _number(paramwise[k], f"optimizer.paramwise_cfg.{k}")
              for k in ("bias_lr_mult", *_DECAY_OPTIONS) if k in paramwise}
-    if base_wd is None:
-        decay_set = [f"paramwise_cfg.{k}" for k in _DECAY_OPTIONS if k in mults]
-        decay_set += [f"paramwise_cfg.custom_keys[{k!r}].decay_mult" for k, m in custom_keys.items()
-                      if "decay_mult" in m]
-        if decay_set:
-            raise ConfigError(f"optimizer.{decay_set[0]} multiplies optimizer.weight_decay, which is not set; "
-                              f"set optimizer.weight_decay (the default of {cls.__name__} is {default_wd}) "
-                              "or remove the decay_mult")
     bypass = paramwise.get("bypass_duplicate", False)
     if not isinstance(bypass, bool):
         raise ConfigError(f"optimizer.paramwise_cfg.bypass_duplicate must be True or False, got {bypass!r}")
-    return _Options(base_lr, base_wd, default_wd, custom_keys, mults, bypass, bool(paramwise))
+    return custom_keys, mults, bypass
 
 
 # --------------------------------------------------------------------------- the rules
