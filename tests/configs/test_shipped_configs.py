@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from seglab.config import Config
 from seglab.data.transforms import Compose
@@ -171,15 +172,27 @@ def test_every_family_folder_has_a_readme(configs_dir):
 
 
 @pytest.mark.filterwarnings("ignore:norm_cfg type 'SyncBN'")
-def test_shipped_configs_build_their_heads_and_pipelines(configs_dir):
-    """The config keys are the constructors' keys: heads, samplers, losses and every pipeline build."""
+def test_shipped_configs_build_their_models_and_pipelines(configs_dir):
+    """The config keys are the constructors' keys: every model and every pipeline builds as written."""
     for path in shipped_configs(configs_dir):
         cfg = Config.fromfile(path)
-        for key in ("decode_head", "auxiliary_head"):
-            head = MODELS.build(cfg.model[key], key=key)
-            assert head.num_classes == cfg.model[key].num_classes, path
+        model = MODELS.build(cfg.model, key="model")
+        assert model.decode_head.num_classes == cfg.model.decode_head.num_classes, path
         Compose(cfg.train_pipeline)
         Compose(cfg.test_pipeline)
+
+
+@pytest.mark.filterwarnings("ignore:norm_cfg type 'SyncBN'")
+def test_snippet_4_trains_with_both_losses_on_both_heads(configs_dir):
+    cfg = load(configs_dir, "configs/unet/fcn_unet_s5-d16_ce-1.0-dice-3.0_64x64_40k_drive_both_heads.py")
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model, key="model")
+    model.init_weights()
+    img, label = torch.randn(2, 3, 64, 64), torch.randint(0, 2, (2, 1, 64, 64))
+    metas = [dict(ori_shape=(64, 64, 3), img_shape=(64, 64, 3), pad_shape=(64, 64, 3), flip=False)] * 2
+    losses = model(img, metas, label, return_loss=True)
+    assert sorted(losses) == ["aux.acc_seg", "aux.loss_ce", "aux.loss_dice",
+                              "decode.acc_seg", "decode.loss_ce", "decode.loss_dice"]
 
 
 def test_dump_of_every_shipped_config_reloads_identically(configs_dir, tmp_path):
