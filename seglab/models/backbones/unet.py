@@ -11,7 +11,6 @@ downsampling stage), ``decoder.I.upsample.interp_upsample.1.conv``, ``decoder.I.
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,8 +24,6 @@ from seglab.errors import ConfigError
 from seglab.models.backbones.pretrained import pretrained_source, reject_unsupported, strip_segmentor_prefix
 from seglab.models.layers import ConvModule, build_activation_layer, build_norm_layer, is_norm, resize
 from seglab.registry import MODELS, UPSAMPLE_LAYERS, current_build_path
-
-logger = logging.getLogger("seglab")
 
 DEFAULT_NORM = {"type": "BN"}
 DEFAULT_ACT = {"type": "ReLU"}
