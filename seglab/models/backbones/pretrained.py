@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import nn
 
-from seglab.engine.checkpoint import LoadReport, StateDict, load_checkpoint, read_state_dict
+from seglab.engine.checkpoint import LoadReport, StateDict, load_checkpoint
 from seglab.errors import CheckpointError, ConfigError
 from seglab.registry import current_build_path
 
@@ -37,14 +37,17 @@ class PretrainedSource:
 
     def load_into(self, module: nn.Module, key_map: Callable[[StateDict], StateDict]) -> LoadReport:
         """Load the checkpoint into ``module`` by name after the prefix selection and ``key_map``."""
-        state = read_state_dict(self.checkpoint)
-        if self.prefix:
-            state = {k[len(self.prefix):]: v for k, v in state.items() if k.startswith(self.prefix)}
-            if not state:
-                raise CheckpointError(f"checkpoint {self.checkpoint} has no key starting with the "
-                                      f"init_cfg prefix {self.prefix!r}")
         logger.info("%s: loading pretrained weights from %s", type(module).__name__, self.checkpoint)
-        return load_checkpoint(module, state, key_map=key_map)
+        return load_checkpoint(module, self.checkpoint, key_map=lambda state: key_map(self._select(state)))
+
+    def _select(self, state: StateDict) -> StateDict:
+        if not self.prefix:
+            return state
+        selected = {k[len(self.prefix):]: v for k, v in state.items() if k.startswith(self.prefix)}
+        if not selected:
+            raise CheckpointError(f"checkpoint {self.checkpoint} has no key starting with the init_cfg "
+                                  f"prefix {self.prefix!r}")
+        return selected
 
 
 def pretrained_source(pretrained: str | None, init_cfg: Mapping[str, Any] | None,
