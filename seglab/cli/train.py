@@ -1,0 +1,42 @@
+"""``seglab train CONFIG``: train a segmentor (single process, or DDP under torchrun)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from seglab.cli._common import add_config_arguments, load_config
+
+COMMAND = "train"
+HELP = "train a model from a config (torchrun --nproc_per_node=N -m seglab train CONFIG for DDP)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    parser.add_argument("--work-dir", help="where logs and checkpoints go (default: work_dirs/<config name>)")
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument("--resume-from", help="training checkpoint to resume (model, optimizer, iteration, RNG)")
+    resume.add_argument("--auto-resume", action="store_true", help="resume from WORK_DIR/latest.pth if it exists")
+    parser.add_argument("--load-from", help="checkpoint whose weights initialise the model")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: cfg.seed, else random)")
+    parser.add_argument("--deterministic", action="store_true", help="deterministic algorithms (reproducible)")
+    parser.add_argument("--launcher", choices=["none", "pytorch"], default="none",
+                        help="'pytorch' when started by torchrun (detected automatically too)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from seglab.engine import Trainer, dist
+
+    cfg = load_config(args)
+    work_dir = Path(args.work_dir or cfg.get("work_dir") or Path("work_dirs") / Path(args.config).stem)
+    cfg.work_dir = str(work_dir)
+    trainer = Trainer(cfg, work_dir, resume_from=args.resume_from, auto_resume=args.auto_resume,
+                      load_from=args.load_from, seed=args.seed, deterministic=args.deterministic or None,
+                      launcher=args.launcher, progress=not args.no_progress)
+    if trainer.rank == 0:
+        cfg.dump(work_dir / Path(args.config).name)
+    try:
+        trainer.train()
+    finally:
+        dist.cleanup()
+    return 0

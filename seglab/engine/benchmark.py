@@ -1,0 +1,72 @@
+"""Measure training speed of a config: the model step alone and end to end with real data.
+
+Used by ``seglab benchmark`` and the scripts in ``benchmarks/``. Times are medians over the
+measured iterations after warm-up; compare settings by their ratio within one run, on one machine.
+"""
+from __future__ import annotations
+
+import copy
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from seglab.engine.trainer import Trainer
+
+
+def speed_options(cfg: Mapping, *, amp: str | None = None, channels_last: bool = False,
+                  compile: bool = False) -> Any:
+    """A copy of ``cfg`` with the speed settings applied (and no checkpoints or evaluation)."""
+    cfg = copy.deepcopy(cfg)
+    if amp:
+        cfg["amp"] = {"dtype": amp}
+    cfg["channels_last"] = channels_last
+    cfg["compile"] = compile
+    cfg["evaluation"] = {}
+    cfg["checkpoint_config"] = {}
+    return cfg
+
+
+def _timed(step, iters: int) -> list[float]:
+    times = []
+    for i in range(iters):
+        t0 = time.perf_counter()
+        step(i)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def benchmark_training(cfg: Mapping, *, iters: int = 20, warmup: int = 5, end_to_end: bool = True,
+                       amp: str | None = None, channels_last: bool = False, compile: bool = False,
+                       seed: int = 0) -> dict[str, Any]:
+    """Seconds per training iteration of ``cfg`` with the given speed settings.
+
+    Returns ``step_s`` (forward, losses, backward, optimizer step on one fixed batch),
+    ``e2e_s`` (the same plus loading each batch through the real data pipeline and workers),
+    ``images_per_s`` (end to end, or step alone), ``peak_rss_mb`` and the settings.
+    """
+    cfg = speed_options(cfg, amp=amp, channels_last=channels_last, compile=compile)
+    with tempfile.TemporaryDirectory() as work_dir:
+        trainer = Trainer(cfg, work_dir, seed=seed, progress=False)
+        stream = iter(trainer.train_loader)
+        batch = next(stream)
+        batch_size = batch["img"].shape[0]
+        trainer.train_model.train()
+        _timed(lambda i: trainer.run_step(i, batch), warmup)
+        step_times = _timed(lambda i: trainer.run_step(warmup + i, batch), iters)
+        result: dict[str, Any] = {
+            "amp": amp or "fp32", "channels_last": channels_last, "compile": compile,
+            "batch_size": batch_size, "iters": iters, "step_s": statistics.median(step_times),
+        }
+        if end_to_end:
+            e2e_times = _timed(lambda i: trainer.run_step(i, next(stream)), iters)
+            result["e2e_s"] = statistics.median(e2e_times)
+        result["images_per_s"] = batch_size / result.get("e2e_s", result["step_s"])
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["torch_threads"] = torch.get_num_threads()
+        trainer.json_log.close()
+    return result

@@ -1,0 +1,91 @@
+"""Inference API: build a model from a config + checkpoint and segment images.
+
+    model = init_segmentor(Config.fromfile(cfg_path), 'iter_40000.pth')
+    mask = inference_segmentor(model, 'image.png')      # (H, W) class ids
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from seglab.engine.checkpoint import load_checkpoint
+from seglab.errors import CheckpointError, ConfigError
+from seglab.registry import MODELS
+
+AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+
+
+def init_segmentor(cfg: Mapping, checkpoint: str | None = None, device: str | torch.device | None = None) -> torch.nn.Module:
+    """The config's model with the checkpoint's weights, in eval mode, with ``CLASSES``/``PALETTE``
+    (from the checkpoint's meta, else from the test dataset type) and ``cfg`` attached."""
+    model_cfg = dict(cfg["model"])
+    model_cfg["pretrained"] = None  # the checkpoint supplies every weight
+    model = MODELS.build(model_cfg, key="model")
+    meta: dict[str, Any] = {}
+    if checkpoint is not None:
+        ckpt = _read(checkpoint)
+        meta = ckpt.get("meta", {}) if isinstance(ckpt, dict) else {}
+        load_checkpoint(model, checkpoint)
+    model.CLASSES = meta.get("CLASSES") or _dataset_attr(cfg, "CLASSES")
+    model.PALETTE = meta.get("PALETTE") or _dataset_attr(cfg, "PALETTE")
+    model.cfg = cfg
+    device = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return model.to(device).eval()
+
+
+def _read(path: str) -> Any:
+    if not Path(path).is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def _dataset_attr(cfg: Mapping, name: str) -> Any:
+    from seglab.registry import DATASETS
+
+    test_cfg = (cfg.get("data") or {}).get("test") or {}
+    dataset_type = test_cfg.get("type")
+    if dataset_type is None or dataset_type not in DATASETS:
+        return None
+    return getattr(DATASETS.get(dataset_type), name, None)
+
+
+def use_aug_test(cfg: Mapping, split: str = "test") -> None:
+    """Switch the split's ``MultiScaleFlipAug`` to 0.x's ``--aug-test`` setting (6 scales + flip)."""
+    for step in cfg["data"][split]["pipeline"]:
+        if step.get("type") == "MultiScaleFlipAug":
+            step["img_ratios"] = AUG_TEST_RATIOS
+            step["flip"] = True
+            return
+    raise ConfigError(f"--aug-test needs a MultiScaleFlipAug step in data.{split}.pipeline")
+
+
+@torch.no_grad()
+def inference_segmentor(model: torch.nn.Module, image: str | Path | np.ndarray) -> np.ndarray:
+    """Class ids (H, W) of one image (a file path, or a BGR uint8 array as OpenCV loads it)."""
+    from seglab.data import collate
+    from seglab.data.transforms import Compose
+    from seglab.engine.evaluator import predict
+
+    steps = list(model.cfg["data"]["test"]["pipeline"])
+    if isinstance(image, np.ndarray):  # already loaded: run what follows the loading step
+        if steps and steps[0].get("type") == "LoadImageFromFile":
+            steps = steps[1:]
+        results = _loaded_image_results(image)
+    else:
+        results = {"img_info": {"filename": str(image)}, "img_prefix": None}
+    sample = collate([Compose(steps)(results)])
+    device = next(model.parameters()).device
+    return predict(model, sample, device)[0]
+
+
+def _loaded_image_results(image: np.ndarray) -> dict[str, Any]:
+    """The results ``LoadImageFromFile`` would produce for an in-memory image."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ConfigError(f"inference_segmentor expects an (H, W, 3) BGR image array, got shape {image.shape}")
+    return {"filename": None, "ori_filename": None, "img": image, "img_shape": image.shape,
+            "ori_shape": image.shape, "pad_shape": image.shape, "scale_factor": 1.0,
+            "img_norm_cfg": {"mean": np.zeros(3, np.float32), "std": np.ones(3, np.float32), "to_rgb": False}}

@@ -1,0 +1,47 @@
+"""Two processes on gloo log the same losses as one process with the same global batch."""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def train_losses(work_dir: Path) -> list[dict]:
+    [log] = sorted(work_dir.glob("*.log.json"))
+    return [json.loads(line) for line in log.read_text().splitlines() if '"mode": "train"' in line]
+
+
+def test_two_gloo_processes_match_one_process(small_config, tmp_path):
+    # GroupNorm and no dropout: BatchNorm statistics per process would legitimately differ.
+    config = small_config(norm="GN", random_augment=False, dropout=0.0, samples_per_gpu=2,
+                          max_iters=6, ckpt_interval=6, eval_interval=6, log_interval=2)
+    single = tmp_path / "single"
+    cmd = [sys.executable, "-m", "seglab", "train", str(config), "--no-progress", "--seed", "0"]
+    subprocess.run([*cmd, "--work-dir", str(single), "--cfg-options", "data.samples_per_gpu=4"],
+                   check=True, capture_output=True)
+    ddp = tmp_path / "ddp"
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                             f"--master_port={free_port()}", "-m", "seglab", "train", str(config),
+                             "--no-progress", "--seed", "0", "--launcher", "pytorch", "--work-dir", str(ddp)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    one, two = train_losses(single), train_losses(ddp)
+    assert [r["iter"] for r in one] == [r["iter"] for r in two] == [2, 4, 6]
+    for a, b in zip(one, two):
+        for key in ("loss", "decode.loss_ce", "aux.loss_ce", "lr"):
+            assert b[key] == pytest.approx(a[key], rel=2e-4, abs=1e-6), (a["iter"], key)
+    # rank 0 alone writes checkpoints and the evaluation record
+    assert sorted(p.name for p in ddp.glob("iter_*.pth")) == ["iter_6.pth"]
+    val = [json.loads(x) for x in next(ddp.glob("*.log.json")).read_text().splitlines() if '"val"' in x]
+    val_single = [json.loads(x) for x in next(single.glob("*.log.json")).read_text().splitlines() if '"val"' in x]
+    assert val[0]["mIoU"] == pytest.approx(val_single[0]["mIoU"], abs=1e-3)

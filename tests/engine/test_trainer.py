@@ -1,0 +1,88 @@
+"""The trainer through its public interface: `seglab train` writes what it promises."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from seglab.cli import main
+from seglab.config import Config
+from seglab.engine import Trainer
+
+
+def read_log(work_dir: Path) -> list[dict]:
+    [log] = sorted(work_dir.glob("*.log.json"))
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_train_writes_logs_checkpoints_and_metrics(small_config, tmp_path, capsys):
+    config = small_config(max_iters=4, ckpt_interval=2, eval_interval=4, log_interval=2)
+    work_dir = tmp_path / "run"
+    assert main(["train", str(config), "--work-dir", str(work_dir), "--no-progress"]) == 0
+    assert (work_dir / "small_unet.py").is_file()
+    assert Config.fromfile(str(work_dir / "small_unet.py")).runner.max_iters == 4
+    assert sorted(p.name for p in work_dir.glob("*.pth")) == ["iter_2.pth", "iter_4.pth", "latest.pth"]
+    assert (work_dir / "latest.pth").resolve().name == "iter_4.pth"
+    records = read_log(work_dir)
+    train = [r for r in records if r.get("mode") == "train"]
+    assert [r["iter"] for r in train] == [2, 4]
+    for r in train:
+        for key in ("lr", "decode.loss_ce", "decode.acc_seg", "aux.loss_ce", "aux.acc_seg", "loss",
+                    "time", "data_time", "memory"):
+            assert key in r, key
+        assert r["loss"] == pytest.approx(r["decode.loss_ce"] + r["aux.loss_ce"], rel=1e-4)
+    assert train[1]["lr"] < train[0]["lr"]  # poly decay
+    [val] = [r for r in records if r.get("mode") == "val"]
+    assert val["iter"] == 4 and 0 <= val["mIoU"] <= 1 and "IoU.vessel" in val and "aAcc" in val
+    human = next(work_dir.glob("*.log")).read_text()
+    assert "Iter [4/4]" in human and "decode.loss_ce" in human and "mIoU" in human
+    ckpt = torch.load(work_dir / "iter_4.pth", weights_only=False)
+    assert ckpt["meta"]["iter"] == 4 and ckpt["meta"]["CLASSES"] == ("background", "vessel")
+    assert {"state_dict", "optimizer", "scheduler", "rng"} <= set(ckpt)
+
+
+def test_lr_table_summary_printed_at_start(small_config, tmp_path, caplog):
+    config = small_config(max_iters=2, eval_interval=0)
+    cfg = Config.fromfile(str(config))
+    cfg.optimizer.paramwise_cfg = dict(custom_keys={"head": dict(lr_mult=10.0)})
+    trainer = Trainer(cfg, tmp_path / "run", progress=False)
+    trainer.train()
+    text = next((tmp_path / "run").glob("*.log")).read_text()
+    assert "custom_keys['head']" in text
+
+
+def test_unknown_top_level_key_warns_with_suggestion(small_config, tmp_path):
+    config = small_config(max_iters=1, eval_interval=0)
+    cfg = Config.fromfile(str(config))
+    cfg.optimzer = dict(lr=1.0)
+    Trainer(cfg, tmp_path / "run", progress=False)
+    text = next((tmp_path / "run").glob("*.log")).read_text()
+    assert "'optimzer' is not used by seglab. Did you mean 'optimizer'" in text
+
+
+def test_bfloat16_autocast_and_channels_last_train(small_config, tmp_path):
+    config = small_config(max_iters=2, eval_interval=2, log_interval=1)
+    work_dir = tmp_path / "bf16"
+    assert main(["train", str(config), "--work-dir", str(work_dir), "--no-progress", "--cfg-options",
+                 "amp.dtype=bfloat16", "channels_last=True"]) == 0
+    train = [r for r in read_log(work_dir) if r.get("mode") == "train"]
+    assert len(train) == 2 and all(math.isfinite(r["loss"]) for r in train)
+
+
+def test_diverging_loss_stops_with_the_values(small_config, tmp_path, capsys):
+    config = small_config(max_iters=4, eval_interval=0, log_interval=1)
+    code = main(["train", str(config), "--work-dir", str(tmp_path / "nan"), "--no-progress",
+                 "--cfg-options", "optimizer.lr=1e30"])
+    err = capsys.readouterr().err
+    assert code == 1 and "loss is not finite" in err and "decode.loss_ce=" in err
+
+
+def test_bad_runtime_config_is_a_clear_error(small_config, tmp_path, capsys):
+    config = small_config()
+    code = main(["train", str(config), "--work-dir", str(tmp_path / "x"), "--cfg-options",
+                 "optimizer_config.grad_clp=1"])
+    err = capsys.readouterr().err
+    assert code == 1 and "grad_clp" in err and "Did you mean 'grad_clip'" in err and "Traceback" not in err
