@@ -71,7 +71,7 @@ def pretrained_source(pretrained: str | None, init_cfg: Mapping[str, Any] | None
         raise ConfigError(f"{where}.init_cfg: only dict(type='Pretrained', checkpoint=PATH, prefix=None) "
                           f"is supported (the default initialisation is 0.x's Kaiming/constant one); "
                           f"got {init_cfg!r}")
-    unknown = sorted(set(init_cfg) - {"type", "checkpoint", "prefix", "map_location"})
+    unknown = sorted(set(init_cfg) - {"type", "checkpoint", "prefix"})
     if unknown or not isinstance(init_cfg.get("checkpoint"), str):
         raise ConfigError(f"{where}.init_cfg: a Pretrained init_cfg takes checkpoint (a path) and "
                           f"optionally prefix; got {dict(init_cfg)!r}")
