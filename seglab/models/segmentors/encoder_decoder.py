@@ -142,7 +142,8 @@ class EncoderDecoder(nn.Module):
 
     def init_weights(self) -> None:
         """Let each child initialise itself; the backbone loads its ``pretrained`` weights here."""
-        for child in (self.backbone, self.neck, self.decode_head, self.auxiliary_head):
+        children = [self.backbone, self.neck, *(head for _, head in self._training_heads())]
+        for child in children:
             if child is not None and hasattr(child, "init_weights"):
                 child.init_weights()
 
@@ -156,23 +157,24 @@ class EncoderDecoder(nn.Module):
                       gt_semantic_seg: torch.Tensor) -> dict[str, torch.Tensor]:
         """Losses of every head on one batch, keys prefixed ``decode.``, ``aux.`` or ``aux_N.``."""
         x = self.extract_feat(img)
-        losses = self._prefixed(self.decode_head.forward_train(x, img_metas, gt_semantic_seg, self.train_cfg),
-                                "decode")
-        if isinstance(self.auxiliary_head, nn.ModuleList):
-            for i, head in enumerate(self.auxiliary_head):
-                losses.update(self._prefixed(head.forward_train(x, img_metas, gt_semantic_seg, self.train_cfg),
-                                             f"aux_{i}"))
-        elif self.auxiliary_head is not None:
-            losses.update(self._prefixed(
-                self.auxiliary_head.forward_train(x, img_metas, gt_semantic_seg, self.train_cfg), "aux"))
+        losses = {}
+        for prefix, head in self._training_heads():
+            head_losses = head.forward_train(x, img_metas, gt_semantic_seg, self.train_cfg)
+            losses.update({f"{prefix}.{name}": value for name, value in head_losses.items()})
         return losses
 
-    @staticmethod
-    def _prefixed(losses: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-        return {f"{prefix}.{name}": value for name, value in losses.items()}
+    def _training_heads(self) -> list[tuple[str, nn.Module]]:
+        """(loss-key prefix, head) pairs: ``decode``, then ``aux`` or ``aux_0``, ``aux_1``, ..."""
+        heads = [("decode", self.decode_head)]
+        if isinstance(self.auxiliary_head, nn.ModuleList):
+            heads += [(f"aux_{i}", head) for i, head in enumerate(self.auxiliary_head)]
+        elif self.auxiliary_head is not None:
+            heads.append(("aux", self.auxiliary_head))
+        return heads
 
-    def forward(self, img: torch.Tensor | list[torch.Tensor], img_metas: list, gt_semantic_seg: torch.Tensor | None = None,
-                return_loss: bool = True, rescale: bool = True) -> dict[str, torch.Tensor] | list[np.ndarray]:
+    def forward(self, img: torch.Tensor | list[torch.Tensor], img_metas: list,
+                gt_semantic_seg: torch.Tensor | None = None, return_loss: bool = True,
+                rescale: bool = True) -> dict[str, torch.Tensor] | list[np.ndarray]:
         """0.x entry point (what DDP wraps): training losses, or ``forward_test`` predictions."""
         if return_loss:
             if gt_semantic_seg is None:
@@ -273,7 +275,8 @@ class EncoderDecoder(nn.Module):
                 raise TypeError(f"forward_test: {name} must be a list (one entry per augmentation), "
                                 f"got {type(value).__name__}")
         if len(imgs) != len(img_metas):
-            raise ValueError(f"forward_test: {len(imgs)} augmentations of imgs but {len(img_metas)} of img_metas")
+            raise ValueError(f"forward_test: {len(imgs)} augmentations of imgs but "
+                             f"{len(img_metas)} of img_metas")
         for metas in img_metas:
             for key in ("ori_shape", "img_shape", "pad_shape"):
                 if any(meta.get(key) != metas[0].get(key) for meta in metas):
