@@ -15,6 +15,14 @@ def seglab(*args: str) -> list[str]:
     return [sys.executable, "-m", "seglab", *args]
 
 
+def latest_iter(work_dir: Path) -> int:
+    """The iteration latest.pth points to (0 while there is none)."""
+    try:
+        return int(Path(os.readlink(work_dir / "latest.pth")).stem.split("_")[1])
+    except FileNotFoundError:
+        return 0
+
+
 def final_state(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
 
@@ -31,14 +39,13 @@ def test_killed_run_resumes_to_identical_weights(small_config, tmp_path):
     proc = subprocess.Popen(seglab("train", str(config), "--work-dir", str(broken), *common),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
-    while not (broken / "iter_5.pth").exists():
+    while latest_iter(broken) < 5:
         assert proc.poll() is None and time.time() < deadline, "training ended before it could be killed"
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (broken / "iter_24.pth").exists(), "the run finished before the kill"
-    killed_at = int(Path(os.readlink(broken / "latest.pth")).stem.split("_")[1])
-    assert 5 <= killed_at < 24
+    assert 5 <= latest_iter(broken) < 24
 
     subprocess.run(seglab("train", str(config), "--work-dir", str(broken), "--resume-from",
                           str(broken / "latest.pth"), *common), check=True, capture_output=True)
