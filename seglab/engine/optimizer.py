@@ -259,10 +259,14 @@ def _merged_groups(settings: list[ParamSetting], set_wd: bool) -> list[dict[str,
     for s in settings:
         group = groups.get((s.lr, s.weight_decay))
         if group is None:
-            group = groups[(s.lr, s.weight_decay)] = {"params": [], "lr": s.lr}
+            group = groups[(s.lr, s.weight_decay)] = {"params": [], "lr": s.lr, "rules": []}
             if set_wd:
                 group["weight_decay"] = s.weight_decay
         group["params"].append(s.param)
+        if s.rule not in group["rules"]:
+            group["rules"].append(s.rule)
+    for group in groups.values():
+        group["name"] = ",".join(group.pop("rules"))  # the trainer logs each group's lr by name
     return list(groups.values())
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 import resource
 import time
 from collections.abc import Mapping
@@ -282,9 +283,15 @@ class Trainer:
         return record
 
     def _current_lrs(self) -> dict[str, float]:
-        lrs = {"lr": self.optimizer.param_groups[0]["lr"]}
-        for i, group in enumerate(self.optimizer.param_groups[1:], start=1):
-            lrs[f"lr_{group.get('name', f'group{i}')}"] = group["lr"]
+        """``lr`` of the first group (0.x's key) and ``lr_<rule>`` of every group, e.g.
+        ``lr_default`` and ``lr_head`` for ``custom_keys={'head': ...}``."""
+        groups = self.optimizer.param_groups
+        lrs = {"lr": groups[0]["lr"]}
+        if len(groups) > 1:
+            for i, group in enumerate(groups):
+                name = re.sub(r"custom_keys\['(.*?)'\]", r"\1", group.get("name", f"group{i}"))
+                key = f"lr_{name}"
+                lrs[key if key not in lrs else f"{key}_{i}"] = group["lr"]
         return lrs
 
     def _memory_mb(self) -> int:
