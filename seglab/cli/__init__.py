@@ -10,6 +10,7 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import warnings
 from types import ModuleType
 
 from seglab.errors import SeglabError
@@ -38,9 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"seglab: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.debug:  # users get the message, not the source line that raised it
+        warnings.formatwarning = _one_line_warning
     try:
         return int(args.run(args) or 0)
     except SeglabError as e:
