@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from seglab.engine.trainer import Trainer
+from seglab.engine.trainer import Trainer, cpu_has_fast_bfloat16
 
 
 def speed_options(cfg: Mapping, *, amp: str | None = None, channels_last: bool = False,
@@ -68,5 +68,8 @@ def benchmark_training(cfg: Mapping, *, iters: int = 20, warmup: int = 5, end_to
         result["images_per_s"] = batch_size / result.get("e2e_s", result["step_s"])
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         result["torch_threads"] = torch.get_num_threads()
+        result["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+        result["cpu_fast_bfloat16"] = cpu_has_fast_bfloat16()
+        result["amp_used"] = str(trainer.amp_dtype).replace("torch.", "") if trainer.amp_dtype else "fp32"
         trainer.json_log.close()
     return result

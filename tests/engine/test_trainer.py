@@ -11,6 +11,8 @@ import torch
 from seglab.cli import main
 from seglab.config import Config
 from seglab.engine import Trainer
+from seglab.engine.trainer import resolve_amp
+from seglab.errors import ConfigError
 
 
 def read_log(work_dir: Path) -> list[dict]:
@@ -63,13 +65,35 @@ def test_unknown_top_level_key_warns_with_suggestion(small_config, tmp_path):
     assert "'optimzer' is not used by seglab. Did you mean 'optimizer'" in text
 
 
-def test_bfloat16_autocast_and_channels_last_train(small_config, tmp_path):
+def test_bfloat16_autocast_and_channels_last_train(small_config, tmp_path, monkeypatch):
+    # bf16 kernels exist on AVX-512/AMX CPUs; pretend so here to run the bf16 path on any CPU.
+    monkeypatch.setattr("seglab.engine.trainer.cpu_has_fast_bfloat16", lambda: True)
     config = small_config(max_iters=2, eval_interval=2, log_interval=1)
     work_dir = tmp_path / "bf16"
     assert main(["train", str(config), "--work-dir", str(work_dir), "--no-progress", "--cfg-options",
                  "amp.dtype=bfloat16", "channels_last=True"]) == 0
     train = [r for r in read_log(work_dir) if r.get("mode") == "train"]
     assert len(train) == 2 and all(math.isfinite(r["loss"]) for r in train)
+    assert "amp torch.bfloat16, channels_last True" in next(work_dir.glob("*.log")).read_text()
+
+
+def test_bfloat16_falls_back_to_fp32_on_cpus_without_bf16(monkeypatch, caplog):
+    monkeypatch.setattr("seglab.engine.trainer.cpu_has_fast_bfloat16", lambda: False)
+    with caplog.at_level("WARNING", logger="seglab"):
+        assert resolve_amp({"amp": {"dtype": "bfloat16"}}, torch.device("cpu")) == (None, False)
+    assert "no native bfloat16 support" in caplog.text
+
+
+def test_amp_settings_resolve_like_0x(monkeypatch):
+    monkeypatch.setattr("seglab.engine.trainer.cpu_has_fast_bfloat16", lambda: True)
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve_amp({}, cpu) == (None, False)
+    assert resolve_amp({"fp16": {"loss_scale": 512.0}}, cpu) == (torch.bfloat16, False)
+    assert resolve_amp({"fp16": {"loss_scale": 512.0}}, cuda) == (torch.float16, True)
+    assert resolve_amp({"amp": {"dtype": "bfloat16"}}, cuda) == (torch.bfloat16, False)
+    assert resolve_amp({"amp": {"dtype": "float16", "enabled": False}}, cuda) == (None, False)
+    with pytest.raises(ConfigError, match="Did you mean 'dtype'"):
+        resolve_amp({"amp": {"dtyp": "bfloat16"}}, cpu)
 
 
 def test_diverging_loss_stops_with_the_values(small_config, tmp_path, capsys):

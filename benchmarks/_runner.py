@@ -1,0 +1,55 @@
+"""Helpers shared by the benchmark scripts: run ``seglab benchmark`` in a fresh process per setting
+(so peak memory, thread pools and compile caches of one setting do not leak into the next) and
+print tables."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+# Small-model overrides for --smoke runs (CI): the scripts' code paths, not their figures.
+SMOKE_UNET_OPTIONS = [
+    "model.backbone.base_channels=8", "model.decode_head.in_channels=8", "model.decode_head.channels=8",
+    "model.auxiliary_head.in_channels=16", "model.auxiliary_head.channels=8", "data.workers_per_gpu=1",
+]
+
+
+def seglab_benchmark(config: str, *, iters: int, warmup: int, setting: str = "fp32", step_only: bool = False,
+                     data_root: str | None = None, cfg_options: list[str] | None = None) -> dict:
+    """Run ``seglab benchmark --json`` for one setting (``fp32``, ``bf16``, ``bf16+cl``, ``bf16+cl+compile``)."""
+    cmd = [sys.executable, "-m", "seglab", "benchmark", config, "--json", "--iters", str(iters),
+           "--warmup", str(warmup)]
+    parts = setting.split("+")
+    if "bf16" in parts:
+        cmd += ["--amp", "bf16"]
+    if "cl" in parts:
+        cmd.append("--channels-last")
+    if "compile" in parts:
+        cmd.append("--compile")
+    if step_only:
+        cmd.append("--step-only")
+    if data_root:
+        cmd += ["--data-root", data_root]
+    if cfg_options:
+        cmd += ["--cfg-options", *cfg_options]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    result = json.loads(out[out.index("{"):])
+    result["setting"] = setting
+    return result
+
+
+def print_table(header: list[str], rows: list[list]) -> None:
+    cells = [header] + [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    for n, row in enumerate(cells):
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def write_json(path: str | None, payload: dict) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(payload, indent=1))
+        print(f"wrote {path}")

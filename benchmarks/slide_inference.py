@@ -1,0 +1,63 @@
+"""Slide-inference throughput (images per second) on the config's validation images, fp32 and
+bf16, with the same (randomly initialised) weights.
+
+    python benchmarks/slide_inference.py configs/unet/fcn_unet_s5-d16_64x64_40k_drive.py \
+        --data-root ../shared/data/DRIVE --images 4 --out results/slide_inference.json
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _runner import SMOKE_UNET_OPTIONS, print_table, write_json  # noqa: E402
+
+import torch  # noqa: E402
+
+from seglab.cli._common import load_config  # noqa: E402
+from seglab.config.overrides import parse_value  # noqa: E402
+from seglab.data import build_dataset, collate  # noqa: E402
+from seglab.engine.evaluator import predict  # noqa: E402
+from seglab.registry import MODELS  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config")
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--images", type=int, default=4)
+    parser.add_argument("--smoke", action="store_true", help="one small image, tiny model (CI)")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    options = {}
+    if args.smoke:
+        options = {k: parse_value(v) for k, v in (o.split("=", 1) for o in SMOKE_UNET_OPTIONS)}
+        options["data.val.pipeline.1.img_scale"] = (128, 128)
+    cfg = load_config(argparse.Namespace(config=args.config, cfg_options=options or None, data_root=args.data_root))
+    n = 1 if args.smoke else args.images
+    dataset = build_dataset(cfg.data.val, default_args={"test_mode": True})
+    samples = [collate([dataset[i]]) for i in range(n)]
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).eval()
+    rows, results = [], {}
+    for name, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
+        predict(model, samples[0], torch.device("cpu"), dtype)  # warm-up
+        t0 = time.perf_counter()
+        for sample in samples:
+            predict(model, sample, torch.device("cpu"), dtype)
+        ips = n / (time.perf_counter() - t0)
+        results[name] = ips
+        rows.append([name, ips, 1 / ips])
+    print(f"{args.config}: slide inference, test_cfg {dict(cfg.model.test_cfg)}, {n} images")
+    print_table(["setting", "images/s", "s/image"], rows)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory {peak:.0f} MiB")
+    write_json(args.out, {"config": args.config, "images_per_s": results, "images": n, "peak_rss_mb": peak})
+
+
+if __name__ == "__main__":
+    main()
