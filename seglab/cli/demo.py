@@ -100,7 +100,6 @@ def run(args: argparse.Namespace) -> int:
     from seglab.data import build_dataset
     from seglab.engine import Trainer
     from seglab.engine.evaluator import evaluate_segmentor
-    from seglab.cli.plot_log import find_log, plot_default, read_log
 
     work_dir = Path(args.work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -111,11 +110,10 @@ def run(args: argparse.Namespace) -> int:
     overlays = work_dir / "overlays"
     evaluate_segmentor(trainer.model, build_dataset(cfg.data.test, default_args={"test_mode": True}),
                        metrics="mIoU", show_dir=overlays, progress=False)
-    plots = plot_default(read_log(find_log(work_dir)), work_dir / "plots")
     log = trainer.logger
     log.info(f"demo finished: mIoU {metrics.get('mIoU', float('nan')):.3f}, "
              f"mDice {metrics.get('mDice', float('nan')):.3f} on the generated validation images")
-    log.info(f"curves: {', '.join(str(p) for p in plots)}")
+    log.info(f"curves: {work_dir / 'plots'}/")
     log.info(f"prediction overlays: {overlays}/")
     log.info(f"checkpoint: {work_dir / 'latest.pth'}; config: {config_path}")
     return 0

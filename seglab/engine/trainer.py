@@ -234,7 +234,17 @@ class Trainer:
             t_end = time.perf_counter()
         progress.close()
         self.json_log.close()
+        self._plot()
         return last_metrics
+
+    def _plot(self) -> None:
+        """Loss, lr and metric curves as PNG in ``work_dir/plots`` (what ``seglab plot-log`` draws)."""
+        if self.rank != 0 or self.json_log.path is None:
+            return
+        from seglab.cli.plot_log import plot_default, read_log
+
+        paths = plot_default(read_log(self.json_log.path), self.work_dir / "plots")
+        self.logger.info(f"curves: {', '.join(str(p) for p in paths)}")
 
     def run_step(self, it: int, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """One optimisation step on ``batch``; returns the logged values (tensors, no host sync)."""

@@ -41,7 +41,8 @@ def trained(tmp_path_factory):
 def test_train_on_drive_writes_everything(trained):
     work_dir, _ = trained
     names = {p.name for p in work_dir.iterdir()}
-    assert {"fcn_unet_s5-d16_64x64_40k_drive.py", "iter_2.pth", "iter_4.pth", "latest.pth"} <= names
+    assert {"fcn_unet_s5-d16_64x64_40k_drive.py", "iter_2.pth", "iter_4.pth", "latest.pth", "plots"} <= names
+    assert {"loss.png", "lr.png", "metrics.png"} <= {p.name for p in (work_dir / "plots").iterdir()}
     records = [json.loads(x) for x in next(work_dir.glob("*.log.json")).read_text().splitlines()]
     [val] = [r for r in records if r.get("mode") == "val"]
     assert {"mDice", "aAcc", "Dice.vessel", "Dice.background"} <= set(val)

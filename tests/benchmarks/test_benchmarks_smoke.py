@@ -1,0 +1,50 @@
+"""The benchmark scripts run end to end in smoke mode (a tiny model, a few iterations), so they
+cannot rot. No timing is asserted: figures come from full runs on a quiet machine."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = "configs/unet/fcn_unet_s5-d16_64x64_40k_drive.py"
+DRIVE = REPO.parent / "shared/data/DRIVE"
+
+
+@pytest.fixture(autouse=True)
+def need_drive():
+    if not (DRIVE / "images/training").is_dir():
+        pytest.skip(f"DRIVE data not found at {DRIVE} (CI always has it)")
+
+
+def run_script(name: str, out: Path, *args: str) -> dict:
+    cmd = [sys.executable, str(REPO / "benchmarks" / name), CONFIG, "--data-root", str(DRIVE), "--smoke",
+           "--out", str(out), *args]
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def test_train_speed(tmp_path):
+    data = run_script("train_speed.py", tmp_path / "t.json", "--settings", "fp32", "fp32+cl")
+    assert [r["setting"] for r in data["results"]] == ["fp32", "fp32+cl"]
+    assert all(r["step_s"] > 0 and r["e2e_s"] > 0 and r["peak_rss_mb"] > 0 for r in data["results"])
+
+
+def test_loss_overhead(tmp_path):
+    data = run_script("loss_overhead.py", tmp_path / "l.json")
+    assert set(data["results"]) == {"ce (baseline)", "ohem thresh=0.7", "ohem top-k", "ce + dice",
+                                    "class-weighted ce"}
+
+
+def test_data_pipeline(tmp_path):
+    data = run_script("data_pipeline.py", tmp_path / "d.json")
+    assert data["per_worker_images_per_s"] > 0 and data["loader_images_per_s"] > 0
+
+
+def test_slide_inference(tmp_path):
+    data = run_script("slide_inference.py", tmp_path / "s.json")
+    assert set(data["images_per_s"]) == {"fp32", "bf16"}
