@@ -270,6 +270,15 @@ def _merged_groups(settings: list[ParamSetting], set_wd: bool) -> list[dict[str,
     return list(groups.values())
 
 
+def _fused_by_default(kwargs: Mapping[str, Any], settings: list[ParamSetting]) -> bool:
+    """SGD's fused kernel computes the same update as its per-parameter loop (equal up to float
+    rounding: one multiply-add instead of two) about 4x faster on CPU, one pass over memory instead
+    of several; used unless the config chooses an implementation (``fused``/``foreach``)."""
+    if kwargs.get("type") not in ("SGD", torch.optim.SGD) or "fused" in kwargs or "foreach" in kwargs:
+        return False
+    return all(s.param.is_floating_point() and s.param.device.type in ("cpu", "cuda") for s in settings)
+
+
 def build_optimizer(model: nn.Module, optimizer_cfg: Mapping) -> torch.optim.Optimizer:
     """Build ``optimizer_cfg`` over ``model``'s parameters with the ``paramwise_cfg`` rules.
 
@@ -284,6 +293,8 @@ def build_optimizer(model: nn.Module, optimizer_cfg: Mapping) -> torch.optim.Opt
     set_wd = optimizer_cfg.get("weight_decay") is not None
     kwargs = {k: v for k, v in optimizer_cfg.items() if k not in _BUILDER_KEYS}
     params = _merged_groups(settings, set_wd)
+    if _fused_by_default(kwargs, settings):
+        kwargs["fused"] = True
     if not params:
         raise ConfigError("optimizer: the model has no parameters to optimize")
     try:

@@ -212,3 +212,20 @@ def test_rule_summary_has_one_line_per_rule():
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
     assert rows == {"default": ["3", "0.01", "0.0005"], "norm_decay_mult": ["4", "0.01", "0"],
                     "custom_keys['head']": ["13", "0.1", "0.0005"]}
+
+
+def test_sgd_uses_the_fused_kernel_with_the_same_updates():
+    torch.manual_seed(0)
+    models = [nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    cfg = dict(type="SGD", lr=0.1, momentum=0.9, weight_decay=5e-4)
+    fused = build_optimizer(models[0], cfg)
+    loop = build_optimizer(models[1], dict(cfg, foreach=False))
+    assert fused.defaults["fused"] and not loop.defaults.get("fused")
+    for _ in range(3):
+        for model, opt in zip(models, (fused, loop)):
+            for p in model.parameters():
+                p.grad = torch.ones_like(p) * p.detach().sum()
+            opt.step()
+    for a, b in zip(models[0].parameters(), models[1].parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
