@@ -95,6 +95,23 @@ def write_demo(work_dir: Path, iters: int) -> Path:
     return config_path
 
 
+def save_prediction_grid(model, dataset, path: Path, count: int = 4) -> Path:
+    """The first ``count`` validation images with their labels and the model's predictions."""
+    import cv2
+
+    from seglab.data import collate
+    from seglab.engine.evaluator import predict
+    from seglab.evaluation.visualize import save_comparison_grid
+
+    device = next(model.parameters()).device
+    rows = []
+    for i in range(min(count, len(dataset))):
+        sample = collate([dataset[i]])
+        image = cv2.imread(sample["img_metas"][0][0]["filename"], cv2.IMREAD_COLOR)
+        rows.append((image, dataset.get_gt_seg_map_by_idx(i), predict(model, sample, device)[0]))
+    return save_comparison_grid(path, rows, dataset.PALETTE)
+
+
 def run(args: argparse.Namespace) -> int:
     from seglab.config import Config
     from seglab.data import build_dataset
@@ -108,12 +125,13 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(cfg, work_dir, progress=not args.no_progress)
     metrics = trainer.train()
     overlays = work_dir / "overlays"
-    evaluate_segmentor(trainer.model, build_dataset(cfg.data.test, default_args={"test_mode": True}),
-                       metrics="mIoU", show_dir=overlays, progress=False)
+    dataset = build_dataset(cfg.data.test, default_args={"test_mode": True})
+    evaluate_segmentor(trainer.model, dataset, metrics="mIoU", show_dir=overlays, progress=False)
+    grid = save_prediction_grid(trainer.model, dataset, work_dir / "predictions.png")
     log = trainer.logger
     log.info(f"demo finished: mIoU {metrics.get('mIoU', float('nan')):.3f}, "
              f"mDice {metrics.get('mDice', float('nan')):.3f} on the generated validation images")
     log.info(f"curves: {work_dir / 'plots'}/")
-    log.info(f"prediction overlays: {overlays}/")
+    log.info(f"predictions next to the labels: {grid}; overlays: {overlays}/")
     log.info(f"checkpoint: {work_dir / 'latest.pth'}; config: {config_path}")
     return 0

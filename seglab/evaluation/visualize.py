@@ -102,3 +102,37 @@ def save_png(path: str | Path, image: np.ndarray) -> Path:
     if not cv2.imwrite(str(path), np.ascontiguousarray(image)):
         raise DataError(f"could not write the image {path}; is the extension one OpenCV can encode?")
     return path
+
+
+def save_comparison_grid(path: str | Path, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                         palette: Palette, titles: tuple[str, str, str] = ("image", "ground truth", "prediction"),
+                         ignore_index: int = 255) -> Path:
+    """One PNG with a row per sample: the image (BGR), its labels and the prediction, side by side.
+
+    Args:
+        path: output file.
+        rows: ``(image, ground_truth, prediction)`` per sample; labels as ``(H, W)`` class ids.
+        palette: RGB colour per class (ignored label pixels are drawn white).
+        titles: column titles.
+        ignore_index: label value drawn white.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(rows), 3, figsize=(9, 3 * len(rows)), squeeze=False)
+    for r, (image, gt, pred) in enumerate(rows):
+        gt_rgb = colorize(np.where(gt == ignore_index, 0, gt), palette)
+        gt_rgb[gt == ignore_index] = 255
+        for c, picture in enumerate((np.asarray(image)[..., ::-1], gt_rgb, colorize(pred, palette))):
+            axes[r, c].imshow(picture, interpolation="nearest")
+            axes[r, c].set_axis_off()
+            if r == 0:
+                axes[r, c].set_title(titles[c])
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -58,3 +58,12 @@ def test_save_png_creates_folders_and_round_trips(tmp_path):
     path = save_png(tmp_path / "a" / "b" / "x.png", image)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert np.array_equal(cv2.imread(str(path), cv2.IMREAD_COLOR), image)
+
+
+def test_comparison_grid_is_a_png(tmp_path):
+    from seglab.evaluation.visualize import save_comparison_grid
+
+    image = np.zeros((6, 5, 3), np.uint8)
+    gt = np.array([[0, 1, 255, 1, 0]] * 6)
+    path = save_comparison_grid(tmp_path / "grid.png", [(image, gt, gt.clip(0, 1))] * 2, [[0, 0, 0], [255, 0, 0]])
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
