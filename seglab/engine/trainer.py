@@ -58,10 +58,19 @@ class TrainingDiverged(SeglabError):
 
 
 def warn_unknown_keys(cfg: Mapping) -> None:
-    """Unused top-level keys are reported (with did-you-mean), never silently ignored."""
+    """Unused top-level keys and 0.x runtime settings seglab does not act on are reported (with
+    did-you-mean), never silently ignored."""
+    logger = get_logger()
     for key in cfg:
         if key not in KNOWN_TOP_LEVEL_KEYS:
-            get_logger().warning(f"config key {key!r} is not used by seglab.{did_you_mean(key, KNOWN_TOP_LEVEL_KEYS)}")
+            logger.warning(f"config key {key!r} is not used by seglab.{did_you_mean(key, KNOWN_TOP_LEVEL_KEYS)}")
+    for hook in (cfg.get("log_config") or {}).get("hooks") or []:
+        if hook.get("type") != "TextLoggerHook":
+            logger.warning(f"log_config.hooks: {hook.get('type')!r} is not supported; seglab writes the text "
+                           "log and the JSON log (seglab plot-log draws it)")
+    for phase in cfg.get("workflow") or []:
+        if phase[0] != "train":
+            logger.warning(f"workflow: {phase!r} is ignored; validation runs every evaluation.interval iterations")
 
 
 def set_random_seed(seed: int, deterministic: bool = False) -> None:
@@ -253,6 +262,9 @@ class Trainer:
         with self._autocast():
             losses = self.train_model(img, batch["img_metas"], gt_semantic_seg=gt)
         loss, log_vars = parse_losses(losses)
+        if not loss.requires_grad:
+            raise ConfigError("nothing to optimise: no loss of the model has a loss_name containing 'loss' "
+                              f"(logged: {', '.join(log_vars)}). Name losses 'loss_<something>'.")
         self.optimizer.zero_grad(set_to_none=True)
         self._backward_and_step(loss, log_vars)
         return log_vars

@@ -110,3 +110,19 @@ def test_bad_runtime_config_is_a_clear_error(small_config, tmp_path, capsys):
                  "optimizer_config.grad_clp=1"])
     err = capsys.readouterr().err
     assert code == 1 and "grad_clp" in err and "Did you mean 'grad_clip'" in err and "Traceback" not in err
+
+
+def test_unsupported_runtime_settings_are_reported(small_config, tmp_path):
+    cfg = Config.fromfile(str(small_config(max_iters=1, eval_interval=0)))
+    cfg.log_config.hooks.append(dict(type="TensorboardLoggerHook"))
+    cfg.workflow = [("train", 1), ("val", 1)]
+    Trainer(cfg, tmp_path / "run", progress=False)
+    text = next((tmp_path / "run").glob("*.log")).read_text()
+    assert "'TensorboardLoggerHook' is not supported" in text and "('val', 1) is ignored" in text
+
+
+def test_a_model_without_loss_names_is_a_config_error(small_config, tmp_path, capsys):
+    config = small_config(max_iters=1, eval_interval=0)
+    code = main(["train", str(config), "--work-dir", str(tmp_path / "x"), "--no-progress", "--cfg-options",
+                 "model.auxiliary_head=None", "model.decode_head.loss_decode.loss_name=ce"])
+    assert code == 1 and "nothing to optimise" in capsys.readouterr().err
