@@ -6,7 +6,9 @@ palette PNG gives its palette indices (Pillow) and a greyscale PNG its grey valu
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import stat
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import cv2
@@ -43,9 +45,51 @@ def check_file_client_args(file_client_args: Mapping[str, Any] | None, owner: st
                           "files only (use dict(backend='disk') or leave it out)")
 
 
-def _require_file(path: str, what: str) -> None:
-    if not os.path.isfile(path):
+def _require_file(path: str, what: str) -> os.stat_result:
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    if st is None or not stat.S_ISREG(st.st_mode):
         raise DataError(f"{what} {path} does not exist")
+    return st
+
+
+class DecodedCache:
+    """A least-recently-used cache of decoded files, bounded in bytes, one per process.
+
+    Decoding dominates the training pipeline (a 584x565 PNG takes ~11 ms, everything after it
+    ~4 ms), and small data sets repeated many times (DRIVE: 20 images, ``RepeatDataset`` x40000)
+    decode the same files over and over. Entries are keyed by path, modification time and size, so
+    a changed file is read again; callers get a copy, so in-place transforms cannot alter it.
+    ``SEGLAB_DECODE_CACHE_MB`` sets the budget per process (default 256; 0 disables).
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.entries: OrderedDict[tuple, np.ndarray] = OrderedDict()
+
+    def get(self, key: tuple, decode: Callable[[], np.ndarray]) -> np.ndarray:
+        array = self.entries.get(key)
+        if array is not None:
+            self.entries.move_to_end(key)
+            return array.copy()
+        array = decode()
+        if 0 < array.nbytes <= self.max_bytes:
+            self.entries[key] = array
+            self.bytes += array.nbytes
+            while self.bytes > self.max_bytes:
+                self.bytes -= self.entries.popitem(last=False)[1].nbytes
+            return array.copy()
+        return array
+
+
+_CACHE = DecodedCache(int(float(os.environ.get("SEGLAB_DECODE_CACHE_MB", "256")) * 2**20))
+
+
+def _cache_key(path: str, st: os.stat_result, *mode: str) -> tuple:
+    return (path, st.st_mtime_ns, st.st_size, *mode)
 
 
 def read_image(path: str, color_type: str = "color", backend: str = "cv2") -> np.ndarray:
@@ -57,7 +101,12 @@ def read_image(path: str, color_type: str = "color", backend: str = "cv2") -> np
             ``_ignore_orientation`` variants.
         backend: ``'cv2'`` or ``'pillow'``.
     """
-    _require_file(path, "image file")
+    st = _require_file(path, "image file")
+    return _CACHE.get(_cache_key(path, st, "image", color_type, backend),
+                      lambda: _decode_image(path, color_type, backend))
+
+
+def _decode_image(path: str, color_type: str, backend: str) -> np.ndarray:
     if backend == "cv2":
         img = cv2.imread(path, _CV2_FLAGS[color_type])
         if img is None:
@@ -94,7 +143,11 @@ def read_label(path: str, backend: str = "pillow") -> np.ndarray:
     Raises:
         DataError: the file is missing, unreadable, a colour image or holds values above 255.
     """
-    _require_file(path, "label file")
+    st = _require_file(path, "label file")
+    return _CACHE.get(_cache_key(path, st, "label", backend), lambda: _decode_label(path, backend))
+
+
+def _decode_label(path: str, backend: str) -> np.ndarray:
     if backend == "cv2":
         label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
         if label is None:
