@@ -98,6 +98,26 @@ def _unwrap(obj: Any, name: str) -> StateDict:
     return {k[len("module."):] if k.startswith("module.") else k: v for k, v in obj.items()}
 
 
+def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
+    """Load a local checkpoint file as saved (state dict, or a dict with ``meta``, ``optimizer``...).
+
+    Raises:
+        CheckpointError: for a URL-like source or a missing or unreadable file.
+    """
+    name = str(path)
+    if name.startswith(_REMOTE_SCHEMES):
+        raise _remote_source_error(name)
+    if not Path(name).is_file():
+        raise CheckpointError(f"checkpoint file {name} does not exist (check the path given as "
+                              f"model.pretrained, load_from / --load-from or resume_from / --resume-from)")
+    try:
+        # Full unpickling: 0.x and seglab checkpoints hold metadata (numpy RNG state, tuples
+        # of class names) that the weights-only loader rejects.
+        return torch.load(name, map_location=map_location, weights_only=False)
+    except Exception as e:
+        raise CheckpointError(f"cannot read checkpoint file {name}: {type(e).__name__}: {e}") from e
+
+
 def read_state_dict(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> StateDict:
     """Load a local checkpoint file and return its state dict (unwrapped, ``module.`` stripped).
 
@@ -109,19 +129,7 @@ def read_state_dict(path: str | os.PathLike, map_location: str | torch.device = 
         CheckpointError: for a URL-like source, a missing or unreadable file, or a file that
             holds no state dict.
     """
-    name = str(path)
-    if name.startswith(_REMOTE_SCHEMES):
-        raise _remote_source_error(name)
-    if not Path(name).is_file():
-        raise CheckpointError(f"checkpoint file {name} does not exist (check the path, e.g. "
-                              f"model.pretrained or --load-from)")
-    try:
-        # Full unpickling: 0.x and seglab checkpoints hold metadata (numpy RNG state, tuples
-        # of class names) that the weights-only loader rejects.
-        obj = torch.load(name, map_location=map_location, weights_only=False)
-    except Exception as e:
-        raise CheckpointError(f"cannot read checkpoint file {name}: {type(e).__name__}: {e}") from e
-    return _unwrap(obj, name)
+    return _unwrap(read_checkpoint(path, map_location), str(path))
 
 
 def match_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor]) -> tuple[StateDict, LoadReport]:
@@ -143,7 +151,8 @@ def match_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor]) -> tup
 
 
 def load_checkpoint(model: nn.Module, source: str | os.PathLike | Mapping[str, Any], *, strict: bool = False,
-                    key_map: Callable[[StateDict], StateDict] | None = None) -> LoadReport:
+                    key_map: Callable[[StateDict], StateDict] | None = None,
+                    name: str | None = None) -> LoadReport:
     """Copy the entries of a checkpoint that fit ``model`` into it; report the others by name.
 
     Args:
@@ -152,6 +161,7 @@ def load_checkpoint(model: nn.Module, source: str | os.PathLike | Mapping[str, A
         strict: raise ``CheckpointError`` (loading nothing) unless every key matches.
         key_map: renames the checkpoint's keys to the model's (one function per model family,
             e.g. torchvision ResNet names to seglab's); applied after unwrapping.
+        name: what to call an already loaded ``source`` in messages (e.g. its file name).
 
     Returns:
         A ``LoadReport``; unmatched keys are also logged on the ``'seglab'`` logger.
@@ -159,7 +169,8 @@ def load_checkpoint(model: nn.Module, source: str | os.PathLike | Mapping[str, A
     if isinstance(source, (str, os.PathLike)):
         name, state = str(source), read_state_dict(source)
     else:
-        name, state = "the given state dict", _unwrap(source, "(given as a dict)")
+        name = name or "the given state dict"
+        state = _unwrap(source, name)
     if key_map is not None:
         state = key_map(state)
     fits, report = match_state_dict(model, state)

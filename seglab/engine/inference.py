@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from seglab.engine.checkpoint import load_checkpoint
-from seglab.errors import CheckpointError, ConfigError
+from seglab.engine.checkpoint import load_checkpoint, read_checkpoint
+from seglab.errors import ConfigError
 from seglab.registry import MODELS
 
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
@@ -27,20 +27,14 @@ def init_segmentor(cfg: Mapping, checkpoint: str | None = None, device: str | to
     model = MODELS.build(model_cfg, key="model")
     meta: dict[str, Any] = {}
     if checkpoint is not None:
-        ckpt = _read(checkpoint)
+        ckpt = read_checkpoint(checkpoint)
         meta = ckpt.get("meta", {}) if isinstance(ckpt, dict) else {}
-        load_checkpoint(model, checkpoint)
+        load_checkpoint(model, ckpt, name=str(checkpoint))
     model.CLASSES = meta.get("CLASSES") or _dataset_attr(cfg, "CLASSES")
     model.PALETTE = meta.get("PALETTE") or _dataset_attr(cfg, "PALETTE")
     model.cfg = cfg
     device = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return model.to(device).eval()
-
-
-def _read(path: str) -> Any:
-    if not Path(path).is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    return torch.load(path, map_location="cpu", weights_only=False)
 
 
 def _dataset_attr(cfg: Mapping, name: str) -> Any:

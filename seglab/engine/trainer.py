@@ -33,7 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 from seglab import __version__
 from seglab.config import Config
 from seglab.engine import dist as sdist
-from seglab.engine.checkpoint import load_checkpoint, save_atomic
+from seglab.engine.checkpoint import load_checkpoint, read_checkpoint, save_atomic
 from seglab.engine.logger import JsonLog, Progress, format_train_line, get_logger, setup_logger
 from seglab.engine.optimizer import build_optimizer, format_rule_summary, param_settings
 from seglab.engine.schedules import build_lr_scheduler
@@ -413,17 +413,12 @@ class Trainer:
         return None
 
     def _resume(self, path: str) -> None:
-        try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        except FileNotFoundError:
-            raise CheckpointError(f"resume_from: checkpoint {path} does not exist") from None
-        except Exception as e:
-            raise CheckpointError(f"resume_from: cannot read checkpoint {path}: {e}") from e
+        ckpt = read_checkpoint(path)
         for key in ("state_dict", "optimizer", "meta"):
             if key not in ckpt:
                 raise CheckpointError(f"resume_from: {path} has no {key!r}; it is not a training checkpoint "
                                       "(use load_from / --load-from to start from its weights)")
-        load_checkpoint(self.model, ckpt["state_dict"], strict=True)
+        load_checkpoint(self.model, ckpt["state_dict"], strict=True, name=path)
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if ckpt.get("scheduler"):
             self.scheduler.load_state_dict(ckpt["scheduler"])
