@@ -89,6 +89,13 @@ def build_norm_layer(cfg: LayerCfg, num_features: int, postfix: int | str = "") 
     return f"{norm_abbreviation(cfg['type'])}{postfix}", layer
 
 
+def set_batch_norms_eval(module: nn.Module) -> None:
+    """Put every BatchNorm under ``module`` in eval mode (``norm_eval``: frozen statistics)."""
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
 def is_norm(module: nn.Module) -> bool:
     """True for every normalisation layer kind (for ``norm_decay_mult`` and ``norm_eval``)."""
     return isinstance(module, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm,

@@ -26,7 +26,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from seglab.engine.checkpoint import StateDict
 from seglab.errors import ConfigError
 from seglab.models.backbones.pretrained import pretrained_source, reject_unsupported, strip_segmentor_prefix
-from seglab.models.layers import build_conv_layer, build_norm_layer
+from seglab.models.layers import build_conv_layer, build_norm_layer, set_batch_norms_eval
 from seglab.registry import MODELS, current_build_path
 
 logger = logging.getLogger("seglab")
@@ -367,9 +367,7 @@ class ResNet(nn.Module):
         super().train(mode)
         self._freeze_stages()
         if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
+            set_batch_norms_eval(self)
         return self
 
 

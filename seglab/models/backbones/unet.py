@@ -17,12 +17,12 @@ from typing import Any
 import torch
 import torch.utils.checkpoint as cp
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from seglab.engine.checkpoint import StateDict
 from seglab.errors import ConfigError
 from seglab.models.backbones.pretrained import pretrained_source, reject_unsupported, strip_segmentor_prefix
-from seglab.models.layers import ConvModule, build_activation_layer, build_norm_layer, is_norm, resize
+from seglab.models.layers import (ConvModule, build_activation_layer, build_norm_layer, is_norm, resize,
+                                  set_batch_norms_eval)
 from seglab.registry import MODELS, UPSAMPLE_LAYERS, current_build_path
 
 DEFAULT_NORM = {"type": "BN"}
@@ -337,9 +337,7 @@ class UNet(nn.Module):
         """Switch mode, keeping every BatchNorm in eval under ``norm_eval``."""
         super().train(mode)
         if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
+            set_batch_norms_eval(self)
         return self
 
 

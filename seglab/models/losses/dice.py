@@ -26,21 +26,34 @@ def one_hot_classes_first(label: torch.Tensor, num_classes: int) -> torch.Tensor
     return F.one_hot(label.long().clamp(0, num_classes - 1), num_classes).movedim(-1, 1)
 
 
-def dice_loss(probs: torch.Tensor, label: torch.Tensor, smooth: float = 1, exponent: float = 2,
-              class_weight: torch.Tensor | None = None, ignore_index: int = 255) -> torch.Tensor:
-    """Per-image Dice loss (N,) of probabilities ``probs`` (N,C,H,W) against ``label`` (N,H,W)."""
+def flat_region_inputs(probs: torch.Tensor, label: torch.Tensor, ignore_index: int
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(probs, one-hot target, valid mask)`` flattened to (N,C,P), (N,C,P), (N,1,P): the inputs of
+    the region losses (Dice, Tversky), with 0.x's clamping of ignored labels into the last class."""
     n, num_classes = probs.shape[:2]
-    probs = probs.reshape(n, num_classes, -1)
     target = one_hot_classes_first(label, num_classes).reshape(n, num_classes, -1).to(probs.dtype)
     valid = (label != ignore_index).reshape(n, 1, -1).to(probs.dtype)
-    numerator = 2 * (probs * target * valid).sum(-1) + smooth
-    denominator = (probs.pow(exponent) + target.pow(exponent)).sum(-1) + smooth
-    per_class = 1 - numerator / denominator                       # (N, C)
-    if 0 <= ignore_index < num_classes:                           # 0.x skips a class equal to ignore_index
-        per_class = per_class.index_fill(1, torch.tensor([ignore_index], device=probs.device), 0.0)
+    return probs.reshape(n, num_classes, -1), target, valid
+
+
+def average_classes(per_class: torch.Tensor, class_weight: torch.Tensor | None, ignore_index: int) -> torch.Tensor:
+    """Per-image loss (N,) from per-class losses (N,C) as 0.x's region losses reduce them: a class
+    equal to ``ignore_index`` is skipped, class weights multiply, the sum is divided by C."""
+    num_classes = per_class.shape[1]
+    if 0 <= ignore_index < num_classes:
+        per_class = per_class.index_fill(1, torch.tensor([ignore_index], device=per_class.device), 0.0)
     if class_weight is not None:
         per_class = per_class * class_weight
     return per_class.sum(1) / num_classes
+
+
+def dice_loss(probs: torch.Tensor, label: torch.Tensor, smooth: float = 1, exponent: float = 2,
+              class_weight: torch.Tensor | None = None, ignore_index: int = 255) -> torch.Tensor:
+    """Per-image Dice loss (N,) of probabilities ``probs`` (N,C,H,W) against ``label`` (N,H,W)."""
+    probs, target, valid = flat_region_inputs(probs, label, ignore_index)
+    numerator = 2 * (probs * target * valid).sum(-1) + smooth
+    denominator = (probs.pow(exponent) + target.pow(exponent)).sum(-1) + smooth
+    return average_classes(1 - numerator / denominator, class_weight, ignore_index)
 
 
 @MODELS.register

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from seglab.errors import ConfigError
-from seglab.models.losses.dice import one_hot_classes_first
+from seglab.models.losses.dice import average_classes, flat_region_inputs
 from seglab.models.losses.utils import SegLoss, resolve_reduction, weight_reduce_loss
 from seglab.registry import MODELS
 
@@ -26,19 +26,12 @@ def tversky_loss(probs: torch.Tensor, label: torch.Tensor, alpha: float = 0.3, b
                  gamma: float = 1.0, smooth: float = 1, class_weight: torch.Tensor | None = None,
                  ignore_index: int = 255) -> torch.Tensor:
     """Per-image Tversky loss (N,) of probabilities ``probs`` (N,C,H,W) against ``label`` (N,H,W)."""
-    n, num_classes = probs.shape[:2]
-    probs = probs.reshape(n, num_classes, -1)
-    target = one_hot_classes_first(label, num_classes).reshape(n, num_classes, -1).to(probs.dtype)
-    valid = (label != ignore_index).reshape(n, 1, -1).to(probs.dtype)
+    probs, target, valid = flat_region_inputs(probs, label, ignore_index)
     tp = (probs * target * valid).sum(-1)
     fp = (probs * (1 - target) * valid).sum(-1)
     fn = ((1 - probs) * target * valid).sum(-1)
     per_class = (1 - (tp + smooth) / (tp + alpha * fp + beta * fn + smooth)) ** gamma   # (N, C)
-    if 0 <= ignore_index < num_classes:                           # 0.x skips a class equal to ignore_index
-        per_class = per_class.index_fill(1, torch.tensor([ignore_index], device=probs.device), 0.0)
-    if class_weight is not None:
-        per_class = per_class * class_weight
-    return per_class.sum(1) / num_classes
+    return average_classes(per_class, class_weight, ignore_index)
 
 
 @MODELS.register
