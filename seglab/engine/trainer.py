@@ -366,7 +366,14 @@ class Trainer:
             return
         self.best_score = score
         path = self.work_dir / f"best_{key}_iter_{it}.pth"
-        save_atomic(self._checkpoint(it), path)
+        saved = self.work_dir / f"iter_{it}.pth"
+        if saved.exists():  # evaluation usually follows a checkpoint: link it rather than write it twice
+            tmp = self.work_dir / f".{path.name}.{os.getpid()}"
+            tmp.unlink(missing_ok=True)
+            os.link(saved, tmp)
+            os.replace(tmp, path)
+        else:
+            save_atomic(self._checkpoint(it), path)
         if self.best_path is not None and self.best_path != path:
             self.best_path.unlink(missing_ok=True)
         self.best_path = path

@@ -126,3 +126,17 @@ def test_a_model_without_loss_names_is_a_config_error(small_config, tmp_path, ca
     code = main(["train", str(config), "--work-dir", str(tmp_path / "x"), "--no-progress", "--cfg-options",
                  "model.auxiliary_head=None", "model.decode_head.loss_decode.loss_name=ce"])
     assert code == 1 and "nothing to optimise" in capsys.readouterr().err
+
+
+def test_save_best_keeps_only_the_best_checkpoint(small_config, tmp_path):
+    config = small_config(max_iters=4, ckpt_interval=2, eval_interval=2, log_interval=2)
+    work_dir = tmp_path / "best"
+    assert main(["train", str(config), "--work-dir", str(work_dir), "--no-progress", "--cfg-options",
+                 "evaluation.save_best=mIoU"]) == 0
+    [best] = list(work_dir.glob("best_mIoU_iter_*.pth"))
+    it = int(best.stem.rsplit("_", 1)[1])
+    val = {r["iter"]: r["mIoU"] for r in read_log(work_dir) if r.get("mode") == "val"}
+    assert val[it] == max(val.values())
+    best_state = torch.load(best, weights_only=False)["state_dict"]
+    same_iter = torch.load(work_dir / f"iter_{it}.pth", weights_only=False)["state_dict"]
+    assert all(torch.equal(best_state[k], same_iter[k]) for k in best_state)
