@@ -17,23 +17,33 @@ SMOKE_UNET_OPTIONS = [
 
 def seglab_benchmark(config: str, *, iters: int, warmup: int, setting: str = "fp32", step_only: bool = False,
                      data_root: str | None = None, cfg_options: list[str] | None = None) -> dict:
-    """Run ``seglab benchmark --json`` for one setting (``fp32``, ``bf16``, ``bf16+cl``, ``bf16+cl+compile``)."""
-    cmd = [sys.executable, "-m", "seglab", "benchmark", config, "--json", "--iters", str(iters),
-           "--warmup", str(warmup)]
-    parts = setting.split("+")
+    """Run ``seglab benchmark --json`` for one setting (``fp32``, ``bf16``, ``bf16+cl``, ``bf16+cl+compile``).
+
+    A setting starting with ``byhand-`` (``byhand-fp32``, ``byhand-bf16+cl``) runs the same config
+    through ``reference_loop.py`` instead: a 0.x-style loop written by hand, the baseline to beat.
+    """
+    parts = setting.removeprefix("byhand-").split("+")
+    if setting.startswith("byhand-"):
+        cmd = [sys.executable, str(Path(__file__).with_name("reference_loop.py")), config]
+    else:
+        cmd = [sys.executable, "-m", "seglab", "benchmark", config, "--json"]
+        if "compile" in parts:
+            cmd.append("--compile")
+        if step_only:
+            cmd.append("--step-only")
+    cmd += ["--iters", str(iters), "--warmup", str(warmup)]
     if "bf16" in parts:
         cmd += ["--amp", "bf16"]
     if "cl" in parts:
         cmd.append("--channels-last")
-    if "compile" in parts:
-        cmd.append("--compile")
-    if step_only:
-        cmd.append("--step-only")
     if data_root:
         cmd += ["--data-root", data_root]
     if cfg_options:
         cmd += ["--cfg-options", *cfg_options]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    out = proc.stdout
     result = json.loads(out[out.index("{"):])
     result["setting"] = setting
     return result
@@ -48,8 +58,9 @@ def print_table(header: list[str], rows: list[list]) -> None:
             print("  ".join("-" * w for w in widths))
 
 
-def write_json(path: str | None, payload: dict) -> None:
+def write_json(path: str | None, payload: dict, quiet: bool = False) -> None:
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(payload, indent=1))
-        print(f"wrote {path}")
+        if not quiet:
+            print(f"wrote {path}")

@@ -31,11 +31,20 @@ def speed_options(cfg: Mapping, *, amp: str | None = None, channels_last: bool =
     return cfg
 
 
-def _timed(step, iters: int) -> list[float]:
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(step, iters: int, device: torch.device = torch.device("cpu")) -> list[float]:
+    """Wall-clock seconds of each of ``iters`` calls ``step(i)``; waits for queued GPU work,
+    which would otherwise be billed to whichever later call happens to block."""
     times = []
+    _sync(device)
     for i in range(iters):
         t0 = time.perf_counter()
         step(i)
+        _sync(device)
         times.append(time.perf_counter() - t0)
     return times
 
@@ -56,20 +65,55 @@ def benchmark_training(cfg: Mapping, *, iters: int = 20, warmup: int = 5, end_to
         batch = next(stream)
         batch_size = batch["img"].shape[0]
         trainer.train_model.train()
-        _timed(lambda i: trainer.run_step(i, batch), warmup)
-        step_times = _timed(lambda i: trainer.run_step(warmup + i, batch), iters)
+        device = trainer.device
+        timed(lambda i: trainer.run_step(i, batch), warmup, device)
+        step_times = timed(lambda i: trainer.run_step(warmup + i, batch), iters, device)
         result: dict[str, Any] = {
             "amp": amp or "fp32", "channels_last": channels_last, "compile": compile,
             "batch_size": batch_size, "iters": iters, "step_s": statistics.median(step_times),
         }
         if end_to_end:
-            e2e_times = _timed(lambda i: trainer.run_step(i, next(stream)), iters)
+            e2e_times = timed(lambda i: trainer.run_step(i, next(stream)), iters, device)
             result["e2e_s"] = statistics.median(e2e_times)
         result["images_per_s"] = batch_size / result.get("e2e_s", result["step_s"])
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if device.type == "cuda":
+            result["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        result["device"] = str(device) if device.type == "cpu" else torch.cuda.get_device_name(device)
         result["torch_threads"] = torch.get_num_threads()
         result["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
         result["cpu_fast_bfloat16"] = cpu_has_fast_bfloat16()
         result["amp_used"] = str(trainer.amp_dtype).replace("torch.", "") if trainer.amp_dtype else "fp32"
         trainer.json_log.close()
     return result
+
+
+def benchmark_variants(cfgs: Mapping[str, Mapping], *, iters: int = 20, warmup: int = 3,
+                       amp: str | None = None, channels_last: bool = False, seed: int = 0) -> dict[str, dict]:
+    """Model-step time of several variants of one config, interleaved in one process.
+
+    Each round times one step of every variant (in a rotating order) on the same batch, so drift
+    of the machine over time and differences between processes cancel out of the ratios.
+    Returns, per variant, ``step_s`` (median) and ``ratio`` (median over rounds of its step time
+    over the first variant's in the same round).
+    """
+    names = list(cfgs)
+    with tempfile.TemporaryDirectory() as work_dir:
+        trainers = {name: Trainer(speed_options(cfg, amp=amp, channels_last=channels_last), f"{work_dir}/{n}",
+                                  seed=seed, progress=False) for n, (name, cfg) in enumerate(cfgs.items())}
+        first = trainers[names[0]]
+        batch = next(iter(first.train_loader))
+        for trainer in trainers.values():
+            trainer.train_model.train()
+            timed(lambda i, t=trainer: t.run_step(i, batch), warmup, trainer.device)
+        times: dict[str, list[float]] = {name: [] for name in names}
+        for r in range(iters):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                trainer = trainers[name]
+                times[name] += timed(lambda i, t=trainer: t.run_step(warmup + r, batch), 1, trainer.device)
+        for trainer in trainers.values():
+            trainer.json_log.close()
+    base = times[names[0]]
+    return {name: {"step_s": statistics.median(t), "ratio": statistics.median(a / b for a, b in zip(t, base)),
+                   "iters": iters, "amp": amp or "fp32", "channels_last": channels_last}
+            for name, t in times.items()}
