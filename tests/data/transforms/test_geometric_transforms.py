@@ -122,6 +122,19 @@ def test_random_crop_balance_rule_ignores_ignore_index():
     assert not crop._balanced(np.array([[0, 255], [255, 255]]))  # a single class
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64])
+def test_random_crop_balance_rule_same_for_histogram_and_unique(dtype):
+    # uint8 labels take the bincount path, others np.unique; both must decide alike.
+    rng = np.random.default_rng(0)
+    crop = RandomCrop(crop_size=(8, 8), cat_max_ratio=0.6)
+    for _ in range(200):
+        label = rng.choice([0, 1, 2, 255], size=(8, 8), p=rng.dirichlet([1, 1, 1, 1])).astype(dtype)
+        values, counts = np.unique(label, return_counts=True)
+        counts = counts[values != 255]
+        expected = len(counts) > 1 and counts.max() / counts.sum() < 0.6
+        assert crop._balanced(label) == expected
+
+
 def test_random_crop_cat_max_ratio_retries_until_balanced():
     # 5x5 label, 4x4 crops: only windows starting at row 0 are balanced (class 1 in rows 0-1).
     label = np.zeros((5, 5), dtype=np.uint8)
