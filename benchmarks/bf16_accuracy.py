@@ -55,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     extra = []
     if args.smoke:
-        args.iters, extra = 4, SMOKE_UNET_OPTIONS
+        args.iters, extra = 4, SMOKE_UNET_OPTIONS + ["model.test_cfg.stride=(64,64)"]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.settings:

@@ -49,6 +49,12 @@ def timed(step, iters: int, device: torch.device = torch.device("cpu")) -> list[
     return times
 
 
+def _stepper(trainer: Trainer):
+    """``trainer.run_step`` with the iteration wrapped into the schedule (a benchmark may run more
+    iterations than a short config's ``max_iters``)."""
+    return lambda it, batch: trainer.run_step(it % trainer.max_iters, batch)
+
+
 def benchmark_training(cfg: Mapping, *, iters: int = 20, warmup: int = 5, end_to_end: bool = True,
                        amp: str | None = None, channels_last: bool = False, compile: bool = False,
                        seed: int = 0) -> dict[str, Any]:
@@ -66,14 +72,15 @@ def benchmark_training(cfg: Mapping, *, iters: int = 20, warmup: int = 5, end_to
         batch_size = batch["img"].shape[0]
         trainer.train_model.train()
         device = trainer.device
-        timed(lambda i: trainer.run_step(i, batch), warmup, device)
-        step_times = timed(lambda i: trainer.run_step(warmup + i, batch), iters, device)
+        step = _stepper(trainer)
+        timed(lambda i: step(i, batch), warmup, device)
+        step_times = timed(lambda i: step(warmup + i, batch), iters, device)
         result: dict[str, Any] = {
             "amp": amp or "fp32", "channels_last": channels_last, "compile": compile,
             "batch_size": batch_size, "iters": iters, "step_s": statistics.median(step_times),
         }
         if end_to_end:
-            e2e_times = timed(lambda i: trainer.run_step(i, next(stream)), iters, device)
+            e2e_times = timed(lambda i: step(i, next(stream)), iters, device)
             result["e2e_s"] = statistics.median(e2e_times)
         result["images_per_s"] = batch_size / result.get("e2e_s", result["step_s"])
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -103,14 +110,14 @@ def benchmark_variants(cfgs: Mapping[str, Mapping], *, iters: int = 20, warmup: 
                                   seed=seed, progress=False) for n, (name, cfg) in enumerate(cfgs.items())}
         first = trainers[names[0]]
         batch = next(iter(first.train_loader))
-        for trainer in trainers.values():
+        steps = {name: _stepper(trainer) for name, trainer in trainers.items()}
+        for name, trainer in trainers.items():
             trainer.train_model.train()
-            timed(lambda i, t=trainer: t.run_step(i, batch), warmup, trainer.device)
+            timed(lambda i, s=steps[name]: s(i, batch), warmup, trainer.device)
         times: dict[str, list[float]] = {name: [] for name in names}
         for r in range(iters):
             for name in names[r % len(names):] + names[:r % len(names)]:
-                trainer = trainers[name]
-                times[name] += timed(lambda i, t=trainer: t.run_step(warmup + r, batch), 1, trainer.device)
+                times[name] += timed(lambda i, s=steps[name]: s(warmup + r, batch), 1, trainers[name].device)
         for trainer in trainers.values():
             trainer.json_log.close()
     base = times[names[0]]

@@ -29,15 +29,27 @@ def run_script(name: str, out: Path, *args: str) -> dict:
 
 
 def test_train_speed(tmp_path):
-    data = run_script("train_speed.py", tmp_path / "t.json", "--settings", "fp32", "fp32+cl")
-    assert [r["setting"] for r in data["results"]] == ["fp32", "fp32+cl"]
+    # byhand-fp32 is the hand-written 0.x-style loop (benchmarks/reference_loop.py), the baseline to beat
+    data = run_script("train_speed.py", tmp_path / "t.json", "--settings", "fp32", "fp32+cl", "byhand-fp32")
+    assert [r["setting"] for r in data["results"]] == ["fp32", "fp32+cl", "byhand-fp32"]
     assert all(r["step_s"] > 0 and r["e2e_s"] > 0 and r["peak_rss_mb"] > 0 for r in data["results"])
+    assert data["results"][1]["channels_last"] and not data["results"][2]["channels_last"]
 
 
 def test_loss_overhead(tmp_path):
     data = run_script("loss_overhead.py", tmp_path / "l.json")
     assert set(data["results"]) == {"ce (baseline)", "ohem thresh=0.7", "ohem top-k", "ce + dice",
                                     "class-weighted ce"}
+    assert data["results"]["ce (baseline)"]["ratio"] == 1.0
+    assert data["results"]["ce (baseline)"]["loss_overhead"] == 0.0
+    assert all(r["loss_s"] > 0 for r in data["results"].values())
+
+
+def test_bf16_accuracy(tmp_path):
+    data = run_script("bf16_accuracy.py", tmp_path / "a.json")
+    assert set(data["results"]) == {"fp32", "bf16"}
+    for result in data["results"].values():
+        assert result["iters"] == 4 and 0 <= result["mDice"] <= 1 and 0 <= result["mIoU"] <= 1
 
 
 def test_data_pipeline(tmp_path):
