@@ -1,5 +1,6 @@
 """The training sample stream: resumable, rank-sharded, and worker-independent augmentation."""
 import itertools
+import random
 
 import numpy as np
 import torch
@@ -40,7 +41,8 @@ class RandomDraws(Dataset):
         return 5
 
     def __getitem__(self, i):
-        return torch.tensor([i, np.random.randint(1 << 30)])
+        # one draw from each generator a transform may use
+        return torch.tensor([i, np.random.randint(1 << 30), int(torch.randint(1 << 30, ())), random.randrange(1 << 30)])
 
 
 def test_augmentation_randomness_does_not_depend_on_workers():
