@@ -30,20 +30,41 @@ from seglab.engine.benchmark import timed  # noqa: E402
 from seglab.registry import MODELS  # noqa: E402
 
 
-def reference_step(model, optimizer, batch, device, amp, channels_last) -> dict[str, float]:
-    img, gt = batch["img"].to(device), batch["gt_semantic_seg"].to(device)
-    if channels_last:
-        img = img.contiguous(memory_format=torch.channels_last)
-    autocast = torch.autocast(device.type, dtype=amp) if amp else contextlib.nullcontext()
-    with autocast:
-        losses = model.forward_train(img, batch["img_metas"], gt)
-    means = {name: value.mean() for name, value in losses.items()}
-    loss = sum(value for name, value in means.items() if "loss" in name)
-    log_vars = {name: value.item() for name, value in means.items()}  # 0.x syncs every iteration
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return log_vars
+class ReferenceLoop:
+    """Model, optimizer and data as 0.x sets them up, and its training step (see the module doc)."""
+
+    def __init__(self, cfg, amp: str | None = None, channels_last: bool = False) -> None:
+        torch.manual_seed(0)
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        torch.backends.cudnn.benchmark = bool(cfg.get("cudnn_benchmark", False))  # as 0.x's train.py does
+        self.amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+        self.channels_last = channels_last
+        self.model = MODELS.build(cfg.model, key="model")
+        self.model.init_weights()
+        self.model.to(self.device).train()
+        if channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        opt = cfg.optimizer
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=opt.lr, momentum=opt.get("momentum", 0),
+                                         weight_decay=opt.get("weight_decay", 0))
+        self.loader = build_dataloader(build_dataset(cfg.data.train), int(cfg.data.samples_per_gpu),
+                                       int(cfg.data.workers_per_gpu), seed=0,
+                                       pin_memory=self.device.type == "cuda")
+
+    def step(self, batch: dict) -> dict[str, float]:
+        img, gt = batch["img"].to(self.device), batch["gt_semantic_seg"].to(self.device)
+        if self.channels_last:
+            img = img.contiguous(memory_format=torch.channels_last)
+        autocast = torch.autocast(self.device.type, dtype=self.amp) if self.amp else contextlib.nullcontext()
+        with autocast:
+            losses = self.model.forward_train(img, batch["img_metas"], gt)
+        means = {name: value.mean() for name, value in losses.items()}
+        loss = sum(value for name, value in means.items() if "loss" in name)
+        log_vars = {name: value.item() for name, value in means.items()}  # 0.x syncs every iteration
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return log_vars
 
 
 def main() -> None:
@@ -54,37 +75,22 @@ def main() -> None:
     parser.add_argument("--amp", choices=["bf16", "fp16"], default=None)
     parser.add_argument("--channels-last", action="store_true")
     args = parser.parse_args()
-    cfg = load_config(args)
-    torch.manual_seed(0)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    torch.backends.cudnn.benchmark = bool(cfg.get("cudnn_benchmark", False))  # as 0.x's train.py does
-    amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.amp)
-    model = MODELS.build(cfg.model, key="model")
-    model.init_weights()
-    model.to(device).train()
-    if args.channels_last:
-        model.to(memory_format=torch.channels_last)
-    opt = cfg.optimizer
-    optimizer = torch.optim.SGD(model.parameters(), lr=opt.lr, momentum=opt.get("momentum", 0),
-                                weight_decay=opt.get("weight_decay", 0))
-    loader = build_dataloader(build_dataset(cfg.data.train), int(cfg.data.samples_per_gpu),
-                              int(cfg.data.workers_per_gpu), seed=0, pin_memory=device.type == "cuda")
-    stream = iter(loader)
+    loop = ReferenceLoop(load_config(args), args.amp, args.channels_last)
+    device = loop.device
+    stream = iter(loop.loader)
     batch = next(stream)
-    step = lambda b: reference_step(model, optimizer, b, device, amp, args.channels_last)  # noqa: E731
-    timed(lambda i: step(batch), args.warmup, device)
-    step_s = statistics.median(timed(lambda i: step(batch), args.iters, device))
-    e2e_s = statistics.median(timed(lambda i: step(next(stream)), args.iters, device))
+    timed(lambda i: loop.step(batch), args.warmup, device)
+    step_s = statistics.median(timed(lambda i: loop.step(batch), args.iters, device))
+    e2e_s = statistics.median(timed(lambda i: loop.step(next(stream)), args.iters, device))
     batch_size = batch["img"].shape[0]
     print(json.dumps({
-        "amp": str(amp).replace("torch.", "") if amp else "fp32", "channels_last": args.channels_last,
+        "amp": str(loop.amp).replace("torch.", "") if loop.amp else "fp32", "channels_last": args.channels_last,
         "compile": False, "batch_size": batch_size, "iters": args.iters, "step_s": step_s, "e2e_s": e2e_s,
         "images_per_s": batch_size / e2e_s,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
         "torch_threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "config": args.config}, indent=1))
-
 
 if __name__ == "__main__":
     main()

@@ -1,17 +1,93 @@
-"""Training speed of one config under several speed settings, as ratios to fp32 in the same run.
+"""Training speed of one config under several speed settings, as ratios to the first setting.
 
     python benchmarks/train_speed.py configs/unet/fcn_unet_s5-d16_64x64_40k_drive.py \
         --data-root ../shared/data/DRIVE --settings fp32 bf16 bf16+cl --out results/train_speed.json
 
-Each setting runs in its own process (`seglab benchmark --json`): the model step alone on one batch,
-and end to end with the real data pipeline and workers. `byhand-...` settings time the baseline to
-beat: a 0.x-style loop around the same model, with autocast and channels-last added by hand.
+Measures the model step alone on one batch, and end to end with the real data pipeline and
+workers. `byhand-...` settings time the baseline to beat: a 0.x-style loop around the same model,
+with autocast and channels-last added by hand (reference_loop.py).
+
+By default each setting runs in its own process (`seglab benchmark --json`), which also gives
+its peak memory. On a machine whose speed drifts (a shared VM), use `--interleave`: all settings
+live in one process and every round times one iteration of each, in a rotating order; speedups
+are then medians of per-round ratios, so the drift cancels out.
 """
 from __future__ import annotations
 
 import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
 
 from _runner import SMOKE_UNET_OPTIONS, print_table, seglab_benchmark, write_json
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def setting_flags(setting: str) -> dict:
+    parts = setting.removeprefix("byhand-").split("+")
+    return {"amp": "bf16" if "bf16" in parts else None, "channels_last": "cl" in parts,
+            "compile": "compile" in parts}
+
+
+def run_interleaved(args: argparse.Namespace, options: list[str], iters: int, warmup: int) -> list[dict]:
+    """Every setting in this process; step-alone and end-to-end rounds interleave the settings."""
+    from reference_loop import ReferenceLoop
+
+    from seglab.cli._common import load_config
+    from seglab.config.overrides import parse_value
+    from seglab.engine.benchmark import interleaved, ratios_to_first, speed_options, timed, training_step
+    from seglab.engine.trainer import Trainer
+
+    overrides = {key: parse_value(value) for key, value in (o.split("=", 1) for o in options)}
+    cfg = load_config(argparse.Namespace(config=args.config, cfg_options=overrides, data_root=args.data_root))
+    steps, streams, devices = {}, {}, {}
+    with tempfile.TemporaryDirectory() as work_dir:
+        for n, setting in enumerate(args.settings):
+            flags = setting_flags(setting)
+            if setting.startswith("byhand-"):
+                if flags["compile"]:
+                    raise SystemExit("byhand settings take bf16 and cl only")
+                loop = ReferenceLoop(cfg, flags["amp"], flags["channels_last"])
+                steps[setting] = lambda it, batch, loop=loop: loop.step(batch)
+                streams[setting], devices[setting] = iter(loop.loader), loop.device
+            else:
+                amp = "bfloat16" if flags["amp"] else None
+                trainer = Trainer(speed_options(cfg, amp=amp, channels_last=flags["channels_last"],
+                                                compile=flags["compile"]), f"{work_dir}/{n}", seed=0, progress=False)
+                trainer.train_model.train()
+                steps[setting] = training_step(trainer)
+                streams[setting], devices[setting] = iter(trainer.train_loader), trainer.device
+        device = next(iter(devices.values()))
+        batch = next(next(iter(streams.values())))
+        for step in steps.values():
+            timed(lambda i, step=step: step(i, batch), warmup, device)
+        step_times = interleaved({s: lambda r, step=step: step(warmup + r, batch) for s, step in steps.items()},
+                                 iters, device)
+        e2e_steps = {s: lambda r, s_=s: steps[s_](r, next(streams[s_])) for s in steps}
+        interleaved(e2e_steps, warmup, device)  # workers started and their queues in steady state
+        e2e_times = interleaved(e2e_steps, iters, device)
+    step_ratio, e2e_ratio = ratios_to_first(step_times), ratios_to_first(e2e_times)
+    batch_size = batch["img"].shape[0]
+    return [{"setting": s, **setting_flags(s), "batch_size": batch_size, "iters": iters, "interleaved": True,
+             "step_s": statistics.median(step_times[s]), "e2e_s": statistics.median(e2e_times[s]),
+             "step_speedup": 1 / step_ratio[s], "e2e_speedup": 1 / e2e_ratio[s],
+             "images_per_s": batch_size / statistics.median(e2e_times[s]), "device": str(device)}
+            for s in args.settings]
+
+
+def run_per_process(args: argparse.Namespace, options: list[str], iters: int, warmup: int) -> list[dict]:
+    results = []
+    for setting in args.settings:  # the JSON is rewritten after each setting: a cut-short run keeps what it measured
+        results.append(seglab_benchmark(args.config, iters=iters, warmup=warmup, setting=setting,
+                                        data_root=args.data_root, cfg_options=options))
+        write_json(args.out, {"config": args.config, "baseline": results[0]["setting"], "results": results},
+                   quiet=True)
+    for r in results:
+        r["step_speedup"] = results[0]["step_s"] / r["step_s"]
+        r["e2e_speedup"] = results[0]["e2e_s"] / r["e2e_s"]
+    return results
 
 
 def main() -> None:
@@ -24,6 +100,8 @@ def main() -> None:
                              "written by hand (benchmarks/reference_loop.py)")
     parser.add_argument("--iters", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--interleave", action="store_true",
+                        help="all settings in one process, interleaved round by round (no peak memory)")
     parser.add_argument("--cfg-options", nargs="+", default=[])
     parser.add_argument("--smoke", action="store_true", help="2 iterations of a tiny model (CI)")
     parser.add_argument("--out", default=None, help="JSON file for the results")
@@ -31,19 +109,17 @@ def main() -> None:
     iters, warmup, options = args.iters, args.warmup, list(args.cfg_options)
     if args.smoke:
         iters, warmup, options = 2, 1, options + SMOKE_UNET_OPTIONS
-    results = []
-    for setting in args.settings:  # the JSON is rewritten after each setting: a cut-short run keeps what it measured
-        results.append(seglab_benchmark(args.config, iters=iters, warmup=warmup, setting=setting,
-                                        data_root=args.data_root, cfg_options=options))
-        write_json(args.out, {"config": args.config, "baseline": results[0]["setting"], "results": results},
-                   quiet=True)
+    run = run_interleaved if args.interleave else run_per_process
+    results = run(args, options, iters, warmup)
     base = results[0]
-    rows = [[r["setting"], r["step_s"], r["e2e_s"], base["step_s"] / r["step_s"], base["e2e_s"] / r["e2e_s"],
-             f"{r['images_per_s']:.1f}", f"{r['peak_rss_mb']:.0f}"] for r in results]
-    print(f"{args.config}, batch {base['batch_size']}, {base['torch_threads']} threads, {iters} iterations, "
-          f"{base['device']}")
+    rows = [[r["setting"], r["step_s"], r["e2e_s"], r["step_speedup"], r["e2e_speedup"],
+             f"{r['images_per_s']:.1f}", f"{r['peak_rss_mb']:.0f}" if "peak_rss_mb" in r else "-"] for r in results]
+    mode = "interleaved in one process" if args.interleave else "one process per setting"
+    print(f"{args.config}, batch {base['batch_size']}, {iters} iterations, {mode}, {base['device']}")
     print_table(["setting", "step s/it", "e2e s/it", "step speedup", "e2e speedup", "img/s", "peak MiB"], rows)
-    write_json(args.out, {"config": args.config, "baseline": base["setting"], "results": results})
+    write_json(args.out, {"config": args.config, "baseline": base["setting"], "interleaved": args.interleave,
+                          "results": results})
+
 
 if __name__ == "__main__":
     main()

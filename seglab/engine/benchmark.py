@@ -10,7 +10,7 @@ import resource
 import statistics
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -49,10 +49,28 @@ def timed(step, iters: int, device: torch.device = torch.device("cpu")) -> list[
     return times
 
 
-def _stepper(trainer: Trainer):
+def training_step(trainer: Trainer) -> Callable[[int, dict], Any]:
     """``trainer.run_step`` with the iteration wrapped into the schedule (a benchmark may run more
     iterations than a short config's ``max_iters``)."""
     return lambda it, batch: trainer.run_step(it % trainer.max_iters, batch)
+
+
+def interleaved(steps: Mapping[str, Callable[[int], Any]], rounds: int,
+                device: torch.device = torch.device("cpu")) -> dict[str, list[float]]:
+    """Seconds of each call when every round calls each step once, in an order rotating by one
+    each round: a machine's drift over time (other tenants, clocks) then falls on all alike."""
+    names = list(steps)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            times[name] += timed(lambda i, n=name: steps[n](r), 1, device)
+    return times
+
+
+def ratios_to_first(times: Mapping[str, list[float]]) -> dict[str, float]:
+    """Per name, the median over rounds of its time over the first name's time in that round."""
+    base = next(iter(times.values()))
+    return {name: statistics.median(a / b for a, b in zip(t, base)) for name, t in times.items()}
 
 
 def benchmark_training(cfg: Mapping, *, iters: int = 20, warmup: int = 5, end_to_end: bool = True,
@@ -72,7 +90,7 @@ def benchmark_training(cfg: Mapping, *, iters: int = 20, warmup: int = 5, end_to
         batch_size = batch["img"].shape[0]
         trainer.train_model.train()
         device = trainer.device
-        step = _stepper(trainer)
+        step = training_step(trainer)
         timed(lambda i: step(i, batch), warmup, device)
         step_times = timed(lambda i: step(warmup + i, batch), iters, device)
         result: dict[str, Any] = {
@@ -104,23 +122,19 @@ def benchmark_variants(cfgs: Mapping[str, Mapping], *, iters: int = 20, warmup: 
     Returns, per variant, ``step_s`` (median) and ``ratio`` (median over rounds of its step time
     over the first variant's in the same round).
     """
-    names = list(cfgs)
     with tempfile.TemporaryDirectory() as work_dir:
         trainers = {name: Trainer(speed_options(cfg, amp=amp, channels_last=channels_last), f"{work_dir}/{n}",
                                   seed=seed, progress=False) for n, (name, cfg) in enumerate(cfgs.items())}
-        first = trainers[names[0]]
-        batch = next(iter(first.train_loader))
-        steps = {name: _stepper(trainer) for name, trainer in trainers.items()}
+        batch = next(iter(next(iter(trainers.values())).train_loader))
+        device = next(iter(trainers.values())).device
+        steps = {name: training_step(trainer) for name, trainer in trainers.items()}
         for name, trainer in trainers.items():
             trainer.train_model.train()
-            timed(lambda i, s=steps[name]: s(i, batch), warmup, trainer.device)
-        times: dict[str, list[float]] = {name: [] for name in names}
-        for r in range(iters):
-            for name in names[r % len(names):] + names[:r % len(names)]:
-                times[name] += timed(lambda i, s=steps[name]: s(warmup + r, batch), 1, trainers[name].device)
+            timed(lambda i, s=steps[name]: s(i, batch), warmup, device)
+        times = interleaved({name: lambda r, s=step: s(warmup + r, batch) for name, step in steps.items()},
+                            iters, device)
         for trainer in trainers.values():
             trainer.json_log.close()
-    base = times[names[0]]
-    return {name: {"step_s": statistics.median(t), "ratio": statistics.median(a / b for a, b in zip(t, base)),
-                   "iters": iters, "amp": amp or "fp32", "channels_last": channels_last}
-            for name, t in times.items()}
+    ratios = ratios_to_first(times)
+    return {name: {"step_s": statistics.median(t), "ratio": ratios[name], "iters": iters, "amp": amp or "fp32",
+                   "channels_last": channels_last} for name, t in times.items()}

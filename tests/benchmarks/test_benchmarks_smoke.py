@@ -36,6 +36,13 @@ def test_train_speed(tmp_path):
     assert data["results"][1]["channels_last"] and not data["results"][2]["channels_last"]
 
 
+def test_train_speed_interleaved(tmp_path):
+    data = run_script("train_speed.py", tmp_path / "t.json", "--interleave", "--settings", "fp32", "byhand-fp32")
+    assert data["interleaved"] and [r["setting"] for r in data["results"]] == ["fp32", "byhand-fp32"]
+    assert data["results"][0]["step_speedup"] == 1.0 and data["results"][0]["e2e_speedup"] == 1.0
+    assert all(r["step_s"] > 0 and r["e2e_s"] > 0 for r in data["results"])
+
+
 def test_loss_overhead(tmp_path):
     data = run_script("loss_overhead.py", tmp_path / "l.json")
     assert set(data["results"]) == {"ce (baseline)", "ohem thresh=0.7", "ohem top-k", "ce + dice",
