@@ -54,3 +54,15 @@ def test_depthwise_separable_names():
     assert m.depthwise_conv.conv.weight.shape == (4, 1, 3, 3)
     assert m.pointwise_conv.conv.weight.shape == (6, 4, 1, 1)
     assert is_norm(m.depthwise_conv.bn) and not is_norm(m.depthwise_conv.conv)
+
+
+@pytest.mark.parametrize("shape", [(4, 2, 16, 16), (2, 19, 8, 8), (1, 150, 4, 4)])
+def test_class_ids_equals_argmax_with_ties_and_nan(shape):
+    from seglab.models.layers import class_ids
+
+    torch.manual_seed(0)
+    for dtype in (torch.float32, torch.bfloat16):
+        logits = torch.randint(0, 3, shape).to(dtype)  # many ties: the first maximum must win
+        logits[0, :, 0, 0] = float("nan")
+        logits[0, 1, 1, 1] = float("nan")
+        assert torch.equal(class_ids(logits), logits.argmax(dim=1))

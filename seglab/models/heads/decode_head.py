@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from seglab.errors import ConfigError
-from seglab.models.layers import resize
+from seglab.models.layers import class_ids, resize
 from seglab.registry import MODELS, PIXEL_SAMPLERS, current_build_path
 
 DEFAULT_LOSS = {"type": "CrossEntropyLoss", "use_sigmoid": False, "loss_weight": 1.0}
@@ -197,7 +197,7 @@ class BaseDecodeHead(nn.Module):
         if self.out_channels == 1:
             pred = (seg_logit.squeeze(1).sigmoid() > self.threshold).long()
         else:
-            pred = seg_logit.argmax(dim=1)
+            pred = class_ids(seg_logit)
         correct = ((pred == label) & valid).sum().float()
         eps = torch.finfo(torch.float32).eps
         return (correct + eps) * (100.0 / (valid.sum().float() + eps))

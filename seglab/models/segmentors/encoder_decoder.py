@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seglab.errors import ConfigError
-from seglab.models.layers import resize
+from seglab.models.layers import class_ids, resize
 from seglab.registry import MODELS
 
 TEST_MODES = ("whole", "slide")
@@ -244,7 +244,7 @@ class EncoderDecoder(nn.Module):
         if self.out_channels == 1:
             seg_pred = (probs > self.decode_head.threshold).squeeze(1).long()
         else:
-            seg_pred = probs.argmax(dim=1)
+            seg_pred = class_ids(probs)
         return list(seg_pred.cpu().numpy())
 
     def simple_test(self, img: torch.Tensor, img_meta: list[dict], rescale: bool = True) -> list[np.ndarray]:
