@@ -10,7 +10,9 @@ with autocast and channels-last added by hand (reference_loop.py).
 By default each setting runs in its own process (`seglab benchmark --json`), which also gives
 its peak memory. On a machine whose speed drifts (a shared VM), use `--interleave`: all settings
 live in one process and every round times one iteration of each, in a rotating order; speedups
-are then medians of per-round ratios, so the drift cancels out.
+are then medians of per-round ratios, so the drift cancels out. In its end-to-end rounds a loader
+refills its queue while the next setting steps, so data-loading work is shared out between the
+settings: compare compute settings this way, and data settings (worker counts) per process.
 """
 from __future__ import annotations
 

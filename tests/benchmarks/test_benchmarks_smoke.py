@@ -3,6 +3,8 @@ cannot rot. No timing is asserted: figures come from full runs on a quiet machin
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +69,17 @@ def test_data_pipeline(tmp_path):
 def test_slide_inference(tmp_path):
     data = run_script("slide_inference.py", tmp_path / "s.json")
     assert set(data["images_per_s"]) == {"fp32", "bf16"}
+
+
+@pytest.mark.skipif(shutil.which("taskset") is None, reason="device_suite.sh pins cores with taskset")
+def test_device_suite(tmp_path):
+    # The whole-suite script for a lent GPU machine: its CPU phase here, the GPU phase skipped.
+    out = tmp_path / "suite"
+    env = {**os.environ, "SMOKE": "1", "PY": sys.executable}
+    result = subprocess.run(["bash", "benchmarks/device_suite.sh", str(DRIVE), str(out), "2", "4"], cwd=REPO,
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    speed = json.loads((out / "cpu_speed.json").read_text())
+    assert [r["setting"] for r in speed["results"]] == ["fp32", "byhand-fp32", "byhand-bf16+cl", "bf16+cl", "bf16"]
+    assert "ohem thresh=0.7" in json.loads((out / "cpu_loss_bf16.json").read_text())["results"]
+    assert "cpu job A on" in (out / "log.txt").read_text()
