@@ -102,6 +102,19 @@ def is_norm(module: nn.Module) -> bool:
                                nn.modules.instancenorm._InstanceNorm))
 
 
+def init_convs_and_norms(module: nn.Module) -> None:
+    """0.x's backbone init: Kaiming (fan_out, relu) for every Conv2d (bias 0), norms to weight 1,
+    bias 0. Transposed convs keep torch's init, as in 0.x."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif is_norm(m) and getattr(m, "weight", None) is not None:
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 # ---------------------------------------------------------- activation layers
 for _cls in (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ReLU6, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid,
              nn.Tanh, nn.Hardswish, nn.Hardsigmoid, nn.Mish):

@@ -21,12 +21,11 @@ from typing import Any
 import torch
 import torch.utils.checkpoint as cp
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from seglab.engine.checkpoint import StateDict
 from seglab.errors import ConfigError
 from seglab.models.backbones.pretrained import pretrained_source, reject_unsupported, strip_segmentor_prefix
-from seglab.models.layers import build_conv_layer, build_norm_layer, set_batch_norms_eval
+from seglab.models.layers import build_conv_layer, build_norm_layer, init_convs_and_norms, set_batch_norms_eval
 from seglab.registry import MODELS, current_build_path
 
 logger = logging.getLogger("seglab")
@@ -35,7 +34,18 @@ DEFAULT_NORM = {"type": "BN", "requires_grad": True}
 
 
 # ---------------------------------------------------------------------------- blocks
-class BasicBlock(nn.Module):
+class _ResidualBlock(nn.Module):
+    """What both blocks share: ``relu(_residual(x))``, recomputed in backward with ``with_cp``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.with_cp and x.requires_grad:
+            out = cp.checkpoint(self._residual, x, use_reentrant=False)
+        else:
+            out = self._residual(x)
+        return self.relu(out)
+
+
+class BasicBlock(_ResidualBlock):
     """Two 3x3 convs with a shortcut (ResNet-18/34).
 
     Args:
@@ -78,15 +88,8 @@ class BasicBlock(nn.Module):
         identity = x if self.downsample is None else self.downsample(x)
         return out + identity
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._residual, x, use_reentrant=False)
-        else:
-            out = self._residual(x)
-        return self.relu(out)
 
-
-class Bottleneck(nn.Module):
+class Bottleneck(_ResidualBlock):
     """1x1 reduce, 3x3, 1x1 expand (x4) with a shortcut (ResNet-50/101/152).
 
     Args:
@@ -133,13 +136,6 @@ class Bottleneck(nn.Module):
         out = getattr(self, self.norm3_name)(self.conv3(out))
         identity = x if self.downsample is None else self.downsample(x)
         return out + identity
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._residual, x, use_reentrant=False)
-        else:
-            out = self._residual(x)
-        return self.relu(out)
 
 
 def make_res_layer(block: type[BasicBlock] | type[Bottleneck], inplanes: int, planes: int, num_blocks: int, *,
@@ -329,14 +325,7 @@ class ResNet(nn.Module):
 
     def _init_default(self) -> None:
         """0.x's init: Kaiming (fan_out, relu) convs, norms to 1/0, last norm of each block to 0."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, (_BatchNorm, nn.GroupNorm)) and m.weight is not None:
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_convs_and_norms(self)
         if self.zero_init_residual:
             for m in self.modules():
                 if isinstance(m, (BasicBlock, Bottleneck)) and m.last_norm.weight is not None:

@@ -21,8 +21,8 @@ from torch import nn
 from seglab.engine.checkpoint import StateDict
 from seglab.errors import ConfigError
 from seglab.models.backbones.pretrained import pretrained_source, reject_unsupported, strip_segmentor_prefix
-from seglab.models.layers import (ConvModule, build_activation_layer, build_norm_layer, is_norm, resize,
-                                  set_batch_norms_eval)
+from seglab.models.layers import (ConvModule, build_activation_layer, build_norm_layer, init_convs_and_norms,
+                                  resize, set_batch_norms_eval)
 from seglab.registry import MODELS, UPSAMPLE_LAYERS, current_build_path
 
 DEFAULT_NORM = {"type": "BN"}
@@ -296,14 +296,7 @@ class UNet(nn.Module):
 
     def _init_default(self) -> None:
         """0.x's init: Kaiming (fan_out, relu) for Conv2d, norms to 1/0 (transposed convs keep torch's)."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif is_norm(m) and getattr(m, "weight", None) is not None:
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_convs_and_norms(self)
 
     def init_weights(self) -> None:
         """Reset to the default init, then load ``pretrained`` if set."""
