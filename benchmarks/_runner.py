@@ -3,6 +3,7 @@
 print tables."""
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -15,6 +16,22 @@ SMOKE_UNET_OPTIONS = [
 ]
 
 
+def setting_flags(setting: str) -> dict:
+    """``'bf16+cl'`` -> amp, channels_last and compile flags (a ``byhand-`` prefix is ignored)."""
+    parts = setting.removeprefix("byhand-").split("+")
+    return {"amp": "bf16" if "bf16" in parts else None, "channels_last": "cl" in parts,
+            "compile": "compile" in parts}
+
+
+def load_with_options(config: str, options: list[str], data_root: str | None = None):
+    """The config as ``seglab`` commands load it, with ``key=value`` overrides and ``--data-root``."""
+    from seglab.cli._common import load_config
+    from seglab.config.overrides import parse_value
+
+    overrides = {key: parse_value(value) for key, value in (option.split("=", 1) for option in options)}
+    return load_config(argparse.Namespace(config=config, cfg_options=overrides, data_root=data_root))
+
+
 def seglab_benchmark(config: str, *, iters: int, warmup: int, setting: str = "fp32", step_only: bool = False,
                      data_root: str | None = None, cfg_options: list[str] | None = None) -> dict:
     """Run ``seglab benchmark --json`` for one setting (``fp32``, ``bf16``, ``bf16+cl``, ``bf16+cl+compile``).
@@ -22,19 +39,19 @@ def seglab_benchmark(config: str, *, iters: int, warmup: int, setting: str = "fp
     A setting starting with ``byhand-`` (``byhand-fp32``, ``byhand-bf16+cl``) runs the same config
     through ``reference_loop.py`` instead: a 0.x-style loop written by hand, the baseline to beat.
     """
-    parts = setting.removeprefix("byhand-").split("+")
+    flags = setting_flags(setting)
     if setting.startswith("byhand-"):
         cmd = [sys.executable, str(Path(__file__).with_name("reference_loop.py")), config]
     else:
         cmd = [sys.executable, "-m", "seglab", "benchmark", config, "--json"]
-        if "compile" in parts:
+        if flags["compile"]:
             cmd.append("--compile")
         if step_only:
             cmd.append("--step-only")
     cmd += ["--iters", str(iters), "--warmup", str(warmup)]
-    if "bf16" in parts:
-        cmd += ["--amp", "bf16"]
-    if "cl" in parts:
+    if flags["amp"]:
+        cmd += ["--amp", flags["amp"]]
+    if flags["channels_last"]:
         cmd.append("--channels-last")
     if data_root:
         cmd += ["--data-root", data_root]

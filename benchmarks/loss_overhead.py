@@ -23,10 +23,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _runner import SMOKE_UNET_OPTIONS, print_table, write_json  # noqa: E402
+from _runner import SMOKE_UNET_OPTIONS, load_with_options, print_table, write_json  # noqa: E402
 
-from seglab.cli._common import load_config  # noqa: E402
-from seglab.config.overrides import parse_value  # noqa: E402
 from seglab.data import build_dataset, collate  # noqa: E402
 from seglab.engine.benchmark import benchmark_variants, timed  # noqa: E402
 from seglab.registry import MODELS  # noqa: E402
@@ -40,14 +38,6 @@ VARIANTS = {
                   "{'type':'DiceLoss','loss_name':'loss_dice','loss_weight':3.0}]"],
     "class-weighted ce": ["model.decode_head.loss_decode.class_weight=[0.5,2.0]"],
 }
-
-
-def variant_config(args: argparse.Namespace, options: list[str]):
-    overrides = {}
-    for option in options:
-        key, value = option.split("=", 1)
-        overrides[key] = parse_value(value)
-    return load_config(argparse.Namespace(config=args.config, cfg_options=overrides, data_root=args.data_root))
 
 
 def loss_seconds(cfg, batch: dict, iters: int) -> float:
@@ -80,7 +70,8 @@ def main() -> None:
     args = parser.parse_args()
     iters, warmup, extra = (2, 1, SMOKE_UNET_OPTIONS) if args.smoke else (args.iters, args.warmup, [])
     parts = args.setting.split("+")
-    cfgs = {name: variant_config(args, options + extra) for name, options in VARIANTS.items()}
+    cfgs = {name: load_with_options(args.config, options + extra, args.data_root)
+            for name, options in VARIANTS.items()}
     results = benchmark_variants(cfgs, iters=iters, warmup=warmup, amp="bfloat16" if "bf16" in parts else None,
                                  channels_last="cl" in parts)
     first = next(iter(cfgs.values()))

@@ -22,28 +22,20 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _runner import SMOKE_UNET_OPTIONS, print_table, seglab_benchmark, write_json
+from _runner import (SMOKE_UNET_OPTIONS, load_with_options, print_table, seglab_benchmark, setting_flags,
+                     write_json)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def setting_flags(setting: str) -> dict:
-    parts = setting.removeprefix("byhand-").split("+")
-    return {"amp": "bf16" if "bf16" in parts else None, "channels_last": "cl" in parts,
-            "compile": "compile" in parts}
 
 
 def run_interleaved(args: argparse.Namespace, options: list[str], iters: int, warmup: int) -> list[dict]:
     """Every setting in this process; step-alone and end-to-end rounds interleave the settings."""
     from reference_loop import ReferenceLoop
 
-    from seglab.cli._common import load_config
-    from seglab.config.overrides import parse_value
     from seglab.engine.benchmark import interleaved, ratios_to_first, speed_options, timed, training_step
     from seglab.engine.trainer import Trainer
 
-    overrides = {key: parse_value(value) for key, value in (o.split("=", 1) for o in options)}
-    cfg = load_config(argparse.Namespace(config=args.config, cfg_options=overrides, data_root=args.data_root))
+    cfg = load_with_options(args.config, options, args.data_root)
     steps, streams, devices = {}, {}, {}
     with tempfile.TemporaryDirectory() as work_dir:
         for n, setting in enumerate(args.settings):
