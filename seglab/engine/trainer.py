@@ -21,6 +21,7 @@ import random
 import re
 import resource
 import time
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,27 @@ KNOWN_TOP_LEVEL_KEYS = frozenset({
 
 class TrainingDiverged(SeglabError):
     """The total loss became NaN or infinite."""
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def warn_more_workers_than_cpus(workers: int) -> None:
+    """One warning that names the config key, in place of the one PyTorch repeats for every
+    loader iterator. Results do not depend on the worker count (each sample is seeded by its
+    position in the stream), so lowering it is safe."""
+    cpus = usable_cpus()
+    warnings.filterwarnings("ignore", message=r"This DataLoader will create \d+ worker processes",
+                            category=UserWarning)
+    if workers > cpus:
+        get_logger().warning(f"data.workers_per_gpu={workers} starts {workers} loader processes on {cpus} usable "
+                             f"CPUs, where they compete with training for the cores; "
+                             f"--cfg-options data.workers_per_gpu={cpus} matches this machine and gives the "
+                             "same results")
 
 
 def warn_unknown_keys(cfg: Mapping) -> None:
@@ -517,6 +539,7 @@ class Trainer:
         dataset = build_dataset(data_cfg.train)
         spg = int(data_cfg.get("samples_per_gpu", 2))
         workers = int(data_cfg.get("workers_per_gpu", 2))
+        warn_more_workers_than_cpus(workers)
         sampler = TrainStreamSampler(len(dataset), self.seed, self.rank, self.world_size,
                                      start=self.start_iter * spg)
         return torch.utils.data.DataLoader(

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,22 @@ def test_unknown_top_level_key_warns_with_suggestion(small_config, tmp_path):
     Trainer(cfg, tmp_path / "run", progress=False)
     text = next((tmp_path / "run").glob("*.log")).read_text()
     assert "'optimzer' is not used by seglab. Did you mean 'optimizer'" in text
+
+
+def test_more_workers_than_cpus_is_one_warning_that_names_the_key(small_config, tmp_path):
+    from seglab.engine.trainer import usable_cpus
+
+    cpus = usable_cpus()
+    if cpus > 8:
+        pytest.skip(f"starting {cpus + 1} loader processes to oversubscribe {cpus} CPUs is too many for a test")
+    config = small_config(max_iters=2, eval_interval=0, workers=cpus + 1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["train", str(config), "--work-dir", str(tmp_path / "run"), "--no-progress"]) == 0
+    text = next((tmp_path / "run").glob("*.log")).read_text()
+    assert text.count(f"data.workers_per_gpu={cpus + 1} starts {cpus + 1} loader processes on {cpus} usable") == 1
+    assert f"--cfg-options data.workers_per_gpu={cpus}" in text
+    assert not [w for w in caught if "worker processes" in str(w.message)]  # PyTorch's repeated warning
 
 
 def test_bfloat16_autocast_and_channels_last_train(small_config, tmp_path, monkeypatch):
