@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from seglab.errors import ConfigError, DataError
-from seglab.models.losses.utils import (SegLoss, check_reduction, resolve_reduction,
+from seglab.models.losses.utils import (SegLoss, check_reduction, one_hot, resolve_reduction,
                                         weight_reduce_loss)
 from seglab.registry import MODELS
 
@@ -34,10 +34,12 @@ def cross_entropy(pred: torch.Tensor, label: torch.Tensor, weight: torch.Tensor 
 def _check_binary_labels(label: torch.Tensor, valid: torch.Tensor) -> None:
     """One logit channel means labels 0/1: anything larger is a data/config mismatch."""
     too_large = valid & (label > 1)
-    if bool(too_large.any()):
+    try:  # an asynchronous device-side assert on a GPU: no per-step wait for the host
+        torch._assert_async(~too_large.any(), "one-channel sigmoid head: labels must be 0, 1 or ignore_index")
+    except RuntimeError:  # raised here on CPU, where reading the value costs nothing extra
         raise DataError(f"CrossEntropyLoss(use_sigmoid=True) on a one-channel head needs labels 0 or 1 "
                         f"(or ignore_index), but found label {int(label[too_large].max())}; use "
-                        "out_channels=num_classes for more than two classes, or fix the label maps")
+                        "out_channels=num_classes for more than two classes, or fix the label maps") from None
 
 
 def binary_cross_entropy(pred: torch.Tensor, label: torch.Tensor, weight: torch.Tensor | None = None,
@@ -59,7 +61,7 @@ def binary_cross_entropy(pred: torch.Tensor, label: torch.Tensor, weight: torch.
         valid_mask = valid.to(pred.dtype)
     elif label.dim() == pred.dim() - 1:
         labels = torch.where(valid, label, 0).long()
-        target = F.one_hot(labels, pred.size(1)).movedim(-1, 1).to(pred.dtype)
+        target = one_hot(labels, pred.size(1), pred.dtype)
         valid_mask = valid.unsqueeze(1).to(pred.dtype).expand_as(pred)
         if weight is not None:
             weight = weight.unsqueeze(1)

@@ -16,14 +16,9 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from seglab.models.losses.utils import (SegLoss, check_reduction, resolve_reduction,
+from seglab.models.losses.utils import (SegLoss, check_reduction, one_hot, resolve_reduction,
                                         weight_reduce_loss)
 from seglab.registry import MODELS
-
-
-def one_hot_classes_first(label: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """One-hot (N,C,...) of ``label`` (N,...) clamped to ``[0, num_classes-1]`` (0.x clamps ignored labels)."""
-    return F.one_hot(label.long().clamp(0, num_classes - 1), num_classes).movedim(-1, 1)
 
 
 def flat_region_inputs(probs: torch.Tensor, label: torch.Tensor, ignore_index: int
@@ -31,7 +26,8 @@ def flat_region_inputs(probs: torch.Tensor, label: torch.Tensor, ignore_index: i
     """``(probs, one-hot target, valid mask)`` flattened to (N,C,P), (N,C,P), (N,1,P): the inputs of
     the region losses (Dice, Tversky), with 0.x's clamping of ignored labels into the last class."""
     n, num_classes = probs.shape[:2]
-    target = one_hot_classes_first(label, num_classes).reshape(n, num_classes, -1).to(probs.dtype)
+    # 0.x clamps labels (the ignore value too) into [0, num_classes-1]; the valid mask drops ignored pixels
+    target = one_hot(label.clamp(0, num_classes - 1), num_classes, probs.dtype).reshape(n, num_classes, -1)
     valid = (label != ignore_index).reshape(n, 1, -1).to(probs.dtype)
     return probs.reshape(n, num_classes, -1), target, valid
 

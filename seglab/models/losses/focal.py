@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from seglab.errors import ConfigError
-from seglab.models.losses.utils import (SegLoss, check_reduction, resolve_reduction,
+from seglab.models.losses.utils import (SegLoss, check_reduction, one_hot, resolve_reduction,
                                         weight_reduce_loss)
 from seglab.registry import MODELS
 
@@ -93,7 +93,7 @@ class FocalLoss(SegLoss):
         else:
             valid_mask = label != ignore_index
             labels = torch.where(valid_mask, label, 0).long()
-            target = F.one_hot(labels, cls_score.size(1)).movedim(-1, 1).to(cls_score.dtype)
+            target = one_hot(labels, cls_score.size(1), cls_score.dtype)
             valid = valid_mask.unsqueeze(1).to(cls_score.dtype)
         if weight is not None:
             weight = weight.unsqueeze(1).to(cls_score.dtype)

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from seglab.errors import ConfigError
-from seglab.models.losses.utils import (SegLoss, check_reduction, resolve_reduction,
+from seglab.models.losses.utils import (SegLoss, check_reduction, one_hot, resolve_reduction,
                                         weight_reduce_loss)
 from seglab.registry import MODELS
 
@@ -53,7 +53,7 @@ def lovasz_softmax(probs: torch.Tensor, label: torch.Tensor, valid: torch.Tensor
     valid pixels, or a list of class indices) of the class losses times ``class_weight``.
     """
     num_classes = probs.size(1)
-    gt = F.one_hot(torch.where(valid, label, 0).long(), num_classes).movedim(-1, 1).to(probs.dtype)
+    gt = one_hot(torch.where(valid, label, 0), num_classes, probs.dtype)
     valid_c = valid.unsqueeze(1).expand_as(probs)
     gt = gt * valid_c
     per_class = _sorted_dot((gt - probs).abs(), gt, valid_c)        # (B, C)

@@ -70,6 +70,18 @@ def weight_reduce_loss(loss: torch.Tensor, weight: torch.Tensor | None = None, r
     raise ValueError('avg_factor can only be used with reduction="mean" (or "none")')
 
 
+def one_hot(label: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
+    """One-hot target (N,C,...) of class indices ``label`` (N,...), classes first, in ``dtype``.
+
+    A comparison with the class ids, not ``F.one_hot``: that one reads the labels' min and max on
+    the host to check them (a sync per call) and puts classes last. A label outside
+    ``[0, num_classes)`` gives an all-zero row; callers pass valid labels (ignored pixels mapped
+    to a class and masked), and the data pipeline checks label ranges when it loads them.
+    """
+    classes = torch.arange(num_classes, device=label.device).view(1, num_classes, *([1] * (label.dim() - 1)))
+    return (label.unsqueeze(1) == classes).to(dtype)
+
+
 _CLASS_WEIGHT_SUFFIXES = (".npy", ".json", ".txt", ".pkl", ".pickle")
 
 
