@@ -10,7 +10,8 @@ with autocast and channels-last added by hand (reference_loop.py).
 By default each setting runs in its own process (`seglab benchmark --json`), which also gives
 its peak memory. On a machine whose speed drifts (a shared VM), use `--interleave`: all settings
 live in one process and every round times one iteration of each, in a rotating order; speedups
-are then medians of per-round ratios, so the drift cancels out. In its end-to-end rounds a loader
+are then medians of per-round ratios, so the drift cancels out, shown with their quartiles over
+the rounds (`2.31x (2.12-2.48)`) to say how much noise is left. In its end-to-end rounds a loader
 refills its queue while the next setting steps, so data-loading work is shared out between the
 settings: compare compute settings this way, and data settings (worker counts) per process.
 """
@@ -32,7 +33,7 @@ def run_interleaved(args: argparse.Namespace, options: list[str], iters: int, wa
     """Every setting in this process; step-alone and end-to-end rounds interleave the settings."""
     from reference_loop import ReferenceLoop
 
-    from seglab.engine.benchmark import interleaved, ratios_to_first, speed_options, timed, training_step
+    from seglab.engine.benchmark import interleaved, speed_options, speedups_to_first, timed, training_step
     from seglab.engine.trainer import Trainer
 
     cfg = load_with_options(args.config, options, args.data_root)
@@ -62,13 +63,23 @@ def run_interleaved(args: argparse.Namespace, options: list[str], iters: int, wa
         e2e_steps = {s: lambda r, s_=s: steps[s_](r, next(streams[s_])) for s in steps}
         interleaved(e2e_steps, warmup, device)  # workers started and their queues in steady state
         e2e_times = interleaved(e2e_steps, iters, device)
-    step_ratio, e2e_ratio = ratios_to_first(step_times), ratios_to_first(e2e_times)
+    step_speedup, e2e_speedup = speedups_to_first(step_times), speedups_to_first(e2e_times)
     batch_size = batch["img"].shape[0]
     return [{"setting": s, **setting_flags(s), "batch_size": batch_size, "iters": iters, "interleaved": True,
              "step_s": statistics.median(step_times[s]), "e2e_s": statistics.median(e2e_times[s]),
-             "step_speedup": 1 / step_ratio[s], "e2e_speedup": 1 / e2e_ratio[s],
+             "step_speedup": step_speedup[s][1], "e2e_speedup": e2e_speedup[s][1],
+             "step_speedup_quartiles": step_speedup[s], "e2e_speedup_quartiles": e2e_speedup[s],
              "images_per_s": batch_size / statistics.median(e2e_times[s]), "device": str(device)}
             for s in args.settings]
+
+
+def speedup_cell(result: dict, kind: str) -> str:
+    """``2.31x``, or with interleaving ``2.31x (2.12-2.48)``: the median and quartiles over rounds."""
+    cell = f"{result[f'{kind}_speedup']:.2f}x"
+    if f"{kind}_speedup_quartiles" in result:
+        q1, _, q3 = result[f"{kind}_speedup_quartiles"]
+        cell += f" ({q1:.2f}-{q3:.2f})"
+    return cell
 
 
 def run_per_process(args: argparse.Namespace, options: list[str], iters: int, warmup: int) -> list[dict]:
@@ -106,7 +117,7 @@ def main() -> None:
     run = run_interleaved if args.interleave else run_per_process
     results = run(args, options, iters, warmup)
     base = results[0]
-    rows = [[r["setting"], r["step_s"], r["e2e_s"], r["step_speedup"], r["e2e_speedup"],
+    rows = [[r["setting"], r["step_s"], r["e2e_s"], speedup_cell(r, "step"), speedup_cell(r, "e2e"),
              f"{r['images_per_s']:.1f}", f"{r['peak_rss_mb']:.0f}" if "peak_rss_mb" in r else "-"] for r in results]
     mode = "interleaved in one process" if args.interleave else "one process per setting"
     print(f"{args.config}, batch {base['batch_size']}, {iters} iterations, {mode}, {base['device']}")

@@ -67,10 +67,25 @@ def interleaved(steps: Mapping[str, Callable[[int], Any]], rounds: int,
     return times
 
 
+def per_round_ratios(times: Mapping[str, list[float]]) -> dict[str, list[float]]:
+    """Per name, its time over the first name's time, round by round."""
+    base = next(iter(times.values()))
+    return {name: [a / b for a, b in zip(t, base)] for name, t in times.items()}
+
+
 def ratios_to_first(times: Mapping[str, list[float]]) -> dict[str, float]:
     """Per name, the median over rounds of its time over the first name's time in that round."""
-    base = next(iter(times.values()))
-    return {name: statistics.median(a / b for a, b in zip(t, base)) for name, t in times.items()}
+    return {name: statistics.median(r) for name, r in per_round_ratios(times).items()}
+
+
+def speedups_to_first(times: Mapping[str, list[float]]) -> dict[str, tuple[float, float, float]]:
+    """Per name, the quartiles (25%, median, 75%) over rounds of the first name's time over its
+    time in that round: its speedup, and how far the machine's noise spreads it."""
+    out = {}
+    for name, ratios in per_round_ratios(times).items():
+        speedups = [1 / r for r in ratios]
+        out[name] = tuple(statistics.quantiles(speedups, n=4)) if len(speedups) > 1 else (speedups[0],) * 3
+    return out
 
 
 def benchmark_training(cfg: Mapping, *, iters: int = 20, warmup: int = 5, end_to_end: bool = True,

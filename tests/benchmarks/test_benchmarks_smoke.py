@@ -43,6 +43,10 @@ def test_train_speed_interleaved(tmp_path):
     assert data["interleaved"] and [r["setting"] for r in data["results"]] == ["fp32", "byhand-fp32"]
     assert data["results"][0]["step_speedup"] == 1.0 and data["results"][0]["e2e_speedup"] == 1.0
     assert all(r["step_s"] > 0 and r["e2e_s"] > 0 for r in data["results"])
+    for r in data["results"]:  # the median of the rounds lies between their quartiles
+        for kind in ("step", "e2e"):
+            q1, median, q3 = r[f"{kind}_speedup_quartiles"]
+            assert q1 <= median <= q3 and median == r[f"{kind}_speedup"]
 
 
 def test_loss_overhead(tmp_path):

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from seglab.config import Config
-from seglab.engine.benchmark import benchmark_training, benchmark_variants, timed
+from seglab.engine.benchmark import (benchmark_training, benchmark_variants, ratios_to_first,
+                                     speedups_to_first, timed)
 
 
 def test_timed_calls_the_step_once_per_iteration_in_order():
@@ -45,3 +46,13 @@ def test_benchmark_variants_trains_every_variant(small_config, monkeypatch):
     cfg = Config.fromfile(small_config())
     benchmark_variants({"a": cfg, "b": cfg, "c": cfg}, iters=4, warmup=2)
     assert sorted(steps.values()) == [6, 6, 6]
+
+
+def test_ratios_and_speedups_are_taken_round_by_round():
+    # the machine slows down 2x after two rounds; b is always twice as fast as a in its round
+    times = {"a": [1.0, 1.0, 2.0, 2.0, 2.0], "b": [0.5, 0.5, 1.0, 1.0, 1.0], "c": [1.0, 2.0, 2.0, 4.0, 1.0]}
+    assert ratios_to_first(times) == {"a": 1.0, "b": 0.5, "c": 1.0}
+    speedups = speedups_to_first(times)
+    assert speedups["a"] == (1.0, 1.0, 1.0) and speedups["b"] == (2.0, 2.0, 2.0)
+    q1, median, q3 = speedups["c"]  # per round 1, 0.5, 1, 0.5, 2
+    assert median == 1.0 and q1 == 0.5 and q3 == 1.5
