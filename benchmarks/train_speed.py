@@ -14,6 +14,8 @@ are then medians of per-round ratios, so the drift cancels out, shown with their
 the rounds (`2.31x (2.12-2.48)`) to say how much noise is left. In its end-to-end rounds a loader
 refills its queue while the next setting steps, so data-loading work is shared out between the
 settings: compare compute settings this way, and data settings (worker counts) per process.
+seglab's malloc setting (`reuse_freed_memory`, process-wide) then also serves the by-hand loop,
+which favours the baseline; per process, the by-hand loop runs with glibc's default, as 0.x does.
 """
 from __future__ import annotations
 

@@ -39,4 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if "e2e_s" in result:
         print(f"  end to end  {result['e2e_s']:.3f} s/iter ({result['images_per_s']:.1f} images/s)")
     print(f"  peak memory {result['peak_rss_mb']:.0f} MiB (resident)")
+    print(f"  per step    {result['minor_faults_per_step']:.0f} minor page faults, "
+          f"{1000 * result['kernel_s_per_step']:.0f} ms kernel CPU time "
+          f"(reuse_freed_memory={result['reuse_freed_memory']})")
     return 0

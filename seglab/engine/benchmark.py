@@ -95,7 +95,8 @@ def benchmark_training(cfg: Mapping, *, iters: int = 20, warmup: int = 5, end_to
 
     Returns ``step_s`` (forward, losses, backward, optimizer step on one fixed batch),
     ``e2e_s`` (the same plus loading each batch through the real data pipeline and workers),
-    ``images_per_s`` (end to end, or step alone), ``peak_rss_mb`` and the settings.
+    ``images_per_s`` (end to end, or step alone), ``peak_rss_mb``, the minor page faults and
+    kernel CPU seconds per model step, and the settings.
     """
     cfg = speed_options(cfg, amp=amp, channels_last=channels_last, compile=compile)
     with tempfile.TemporaryDirectory() as work_dir:
@@ -107,10 +108,16 @@ def benchmark_training(cfg: Mapping, *, iters: int = 20, warmup: int = 5, end_to
         device = trainer.device
         step = training_step(trainer)
         timed(lambda i: step(i, batch), warmup, device)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
         step_times = timed(lambda i: step(warmup + i, batch), iters, device)
+        after = resource.getrusage(resource.RUSAGE_SELF)
         result: dict[str, Any] = {
             "amp": amp or "fp32", "channels_last": channels_last, "compile": compile,
             "batch_size": batch_size, "iters": iters, "step_s": statistics.median(step_times),
+            # this process only (all its threads), per model step: what malloc and the kernel cost
+            "minor_faults_per_step": (after.ru_minflt - usage.ru_minflt) / iters,
+            "kernel_s_per_step": (after.ru_stime - usage.ru_stime) / iters,
+            "reuse_freed_memory": trainer.reuse_freed_memory,
         }
         if end_to_end:
             e2e_times = timed(lambda i: step(i, next(stream)), iters, device)

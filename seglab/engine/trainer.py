@@ -35,6 +35,7 @@ from seglab import __version__
 from seglab.config import Config
 from seglab.engine import dist as sdist
 from seglab.engine.checkpoint import load_checkpoint, read_checkpoint, save_atomic
+from seglab.engine.host_memory import keep_freed_host_memory
 from seglab.engine.logger import JsonLog, Progress, format_train_line, get_logger, setup_logger
 from seglab.engine.optimizer import build_optimizer, format_rule_summary, param_settings
 from seglab.engine.schedules import build_lr_scheduler
@@ -50,7 +51,7 @@ KNOWN_TOP_LEVEL_KEYS = frozenset({
     "workflow", "cudnn_benchmark", "fp16", "amp", "channels_last", "compile", "find_unused_parameters",
     "dist_params", "log_level", "work_dir", "gpu_ids", "device", "opencv_num_threads",
     "mp_start_method", "custom_imports", "norm_cfg", "dataset_type", "data_root", "img_norm_cfg",
-    "crop_size", "img_scale", "train_pipeline", "test_pipeline",
+    "crop_size", "img_scale", "train_pipeline", "test_pipeline", "reuse_freed_memory",
 })
 
 
@@ -203,6 +204,8 @@ class Trainer:
         self.amp_dtype, use_scaler = resolve_amp(cfg, self.device)
         self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
         self.channels_last = bool(cfg.get("channels_last", False))
+        # before the model and the loader workers exist, so that they allocate under it too
+        self.reuse_freed_memory = bool(cfg.get("reuse_freed_memory", True)) and keep_freed_host_memory()
 
         self.model = MODELS.build(cfg.model, key="model")
         resume_from = self._resume_path(resume_from or cfg.get("resume_from"), auto_resume or cfg.get("auto_resume", False))
@@ -314,7 +317,8 @@ class Trainer:
         settings = param_settings(self.model, self.cfg.optimizer)
         self.logger.info(f"seglab {__version__}, torch {torch.__version__}, device {self.device}, "
                          f"world size {self.world_size}, seed {self.seed}, "
-                         f"amp {self.amp_dtype}, channels_last {self.channels_last}")
+                         f"amp {self.amp_dtype}, channels_last {self.channels_last}, "
+                         f"reuse_freed_memory {self.reuse_freed_memory}")
         self.logger.info("learning rates and weight decay by rule (seglab lr-table shows every parameter):\n"
                          + format_rule_summary(settings))
         self.logger.info(f"training iterations {self.start_iter} -> {self.max_iters}, work dir {self.work_dir}")

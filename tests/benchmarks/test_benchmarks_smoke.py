@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -65,6 +66,16 @@ def test_bf16_accuracy(tmp_path):
         assert result["iters"] == 4 and 0 <= result["mDice"] <= 1 and 0 <= result["mIoU"] <= 1
 
 
+def test_host_memory(tmp_path):
+    data = run_script("host_memory.py", tmp_path / "h.json")
+    results = data["results"]
+    assert [r["reuse_freed_memory"] for r in results["glibc default"]["runs"]] == [False]
+    applies = platform.libc_ver()[0] == "glibc"
+    assert [r["reuse_freed_memory"] for r in results["reuse freed memory"]["runs"]] == [applies]
+    assert all(r["minor_faults_per_step"] >= 0 and r["kernel_s_per_step"] >= 0 for r in results.values())
+    assert len(data["step_speedup_quartiles"]) == 3
+
+
 def test_data_pipeline(tmp_path):
     data = run_script("data_pipeline.py", tmp_path / "d.json")
     assert data["per_worker_images_per_s"] > 0 and data["loader_images_per_s"] > 0
@@ -86,4 +97,5 @@ def test_device_suite(tmp_path):
     speed = json.loads((out / "cpu_speed.json").read_text())
     assert [r["setting"] for r in speed["results"]] == ["fp32", "byhand-fp32", "byhand-bf16+cl", "bf16+cl", "bf16"]
     assert "ohem thresh=0.7" in json.loads((out / "cpu_loss_bf16.json").read_text())["results"]
+    assert "reuse freed memory" in json.loads((out / "cpu_host_memory.json").read_text())["results"]
     assert "cpu job A on" in (out / "log.txt").read_text()
