@@ -22,7 +22,7 @@ from seglab.cli._common import load_config  # noqa: E402
 from seglab.config.overrides import parse_value  # noqa: E402
 from seglab.data import build_dataset, collate  # noqa: E402
 from seglab.engine.evaluator import predict  # noqa: E402
-from seglab.registry import MODELS  # noqa: E402
+from seglab.engine.inference import init_segmentor  # noqa: E402
 
 
 def main() -> None:
@@ -31,32 +31,41 @@ def main() -> None:
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--images", type=int, default=4)
     parser.add_argument("--smoke", action="store_true", help="one small image, tiny model (CI)")
+    parser.add_argument("--settings", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--cfg-options", nargs="+", default=[],
+                        help="e.g. reuse_freed_memory=False for glibc's default malloc")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    options = {}
+    options = {k: parse_value(v) for k, v in (o.split("=", 1) for o in args.cfg_options)}
     if args.smoke:
-        options = {k: parse_value(v) for k, v in (o.split("=", 1) for o in SMOKE_UNET_OPTIONS)}
+        options.update({k: parse_value(v) for k, v in (o.split("=", 1) for o in SMOKE_UNET_OPTIONS)})
         options["data.val.pipeline.1.img_scale"] = (128, 128)
     cfg = load_config(argparse.Namespace(config=args.config, cfg_options=options or None, data_root=args.data_root))
     n = 1 if args.smoke else args.images
     dataset = build_dataset(cfg.data.val, default_args={"test_mode": True})
     samples = [collate([dataset[i]]) for i in range(n)]
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model).eval()
-    rows, results = [], {}
-    for name, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
+    model = init_segmentor(cfg, device="cpu")  # randomly initialised; applies reuse_freed_memory like seglab test
+    rows, results, faults = [], {}, {}
+    for name in args.settings:
+        dtype = torch.bfloat16 if name == "bf16" else None
         predict(model, samples[0], torch.device("cpu"), dtype)  # warm-up
-        t0 = time.perf_counter()
+        usage, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         for sample in samples:
             predict(model, sample, torch.device("cpu"), dtype)
         ips = n / (time.perf_counter() - t0)
+        after = resource.getrusage(resource.RUSAGE_SELF)
         results[name] = ips
-        rows.append([name, ips, 1 / ips])
-    print(f"{args.config}: slide inference, test_cfg {dict(cfg.model.test_cfg)}, {n} images")
-    print_table(["setting", "images/s", "s/image"], rows)
+        faults[name] = (after.ru_minflt - usage.ru_minflt) / n
+        rows.append([name, ips, 1 / ips, f"{faults[name]:.0f}", f"{(after.ru_stime - usage.ru_stime) / n:.2f}"])
+    reuse = bool(cfg.get("reuse_freed_memory", True))
+    print(f"{args.config}: slide inference, test_cfg {dict(cfg.model.test_cfg)}, {n} images, "
+          f"reuse_freed_memory={reuse}")
+    print_table(["setting", "images/s", "s/image", "minor faults/image", "kernel s/image"], rows)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory {peak:.0f} MiB")
-    write_json(args.out, {"config": args.config, "images_per_s": results, "images": n, "peak_rss_mb": peak})
+    write_json(args.out, {"config": args.config, "images_per_s": results, "minor_faults_per_image": faults,
+                          "images": n, "peak_rss_mb": peak, "reuse_freed_memory": reuse})
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from seglab.engine.checkpoint import load_checkpoint, read_checkpoint
+from seglab.engine.host_memory import keep_freed_host_memory
 from seglab.errors import ConfigError
 from seglab.registry import MODELS
 
@@ -21,7 +22,14 @@ AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 
 def init_segmentor(cfg: Mapping, checkpoint: str | None = None, device: str | torch.device | None = None) -> torch.nn.Module:
     """The config's model with the checkpoint's weights, in eval mode, with ``CLASSES``/``PALETTE``
-    (from the checkpoint's meta, else from the test dataset type) and ``cfg`` attached."""
+    (from the checkpoint's meta, else from the test dataset type) and ``cfg`` attached.
+
+    Like the trainer, it applies ``reuse_freed_memory`` (default True, process-wide): slide
+    inference allocates all windows' activations at once, and without it glibc faults them in
+    afresh for every image.
+    """
+    if cfg.get("reuse_freed_memory", True):
+        keep_freed_host_memory()
     model_cfg = dict(cfg["model"])
     model_cfg["pretrained"] = None  # the checkpoint supplies every weight
     model = MODELS.build(model_cfg, key="model")

@@ -64,3 +64,15 @@ def test_the_trainer_applies_reuse_freed_memory_unless_switched_off(reuse, small
     assert trainer.reuse_freed_memory is reuse and len(calls) == int(reuse)
     trainer.train()
     assert f"reuse_freed_memory {reuse}" in next((tmp_path / "run").glob("*.log")).read_text()
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_init_segmentor_applies_reuse_freed_memory_unless_switched_off(reuse, small_config, monkeypatch):
+    from seglab.engine.inference import init_segmentor
+
+    calls = []
+    monkeypatch.setattr("seglab.engine.inference.keep_freed_host_memory", lambda: calls.append(1) or True)
+    cfg = Config.fromfile(str(small_config()))
+    cfg.reuse_freed_memory = reuse
+    init_segmentor(cfg, device="cpu")
+    assert len(calls) == int(reuse)
