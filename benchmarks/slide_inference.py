@@ -22,6 +22,7 @@ from seglab.cli._common import load_config  # noqa: E402
 from seglab.config.overrides import parse_value  # noqa: E402
 from seglab.data import build_dataset, collate  # noqa: E402
 from seglab.engine.evaluator import predict  # noqa: E402
+from seglab.engine.host_memory import apply_reuse_freed_memory  # noqa: E402
 from seglab.engine.inference import init_segmentor  # noqa: E402
 
 
@@ -45,7 +46,8 @@ def main() -> None:
     dataset = build_dataset(cfg.data.val, default_args={"test_mode": True})
     samples = [collate([dataset[i]]) for i in range(n)]
     torch.manual_seed(0)
-    model = init_segmentor(cfg, device="cpu")  # randomly initialised; applies reuse_freed_memory like seglab test
+    reuse = apply_reuse_freed_memory(cfg)  # as init_segmentor (and so seglab test) does
+    model = init_segmentor(cfg, device="cpu")  # randomly initialised
     rows, results, faults = [], {}, {}
     for name in args.settings:
         dtype = torch.bfloat16 if name == "bf16" else None
@@ -58,7 +60,6 @@ def main() -> None:
         results[name] = ips
         faults[name] = (after.ru_minflt - usage.ru_minflt) / n
         rows.append([name, ips, 1 / ips, f"{faults[name]:.0f}", f"{(after.ru_stime - usage.ru_stime) / n:.2f}"])
-    reuse = bool(cfg.get("reuse_freed_memory", True))
     print(f"{args.config}: slide inference, test_cfg {dict(cfg.model.test_cfg)}, {n} images, "
           f"reuse_freed_memory={reuse}")
     print_table(["setting", "images/s", "s/image", "minor faults/image", "kernel s/image"], rows)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from seglab.engine.checkpoint import load_checkpoint, read_checkpoint
-from seglab.engine.host_memory import keep_freed_host_memory
+from seglab.engine.host_memory import apply_reuse_freed_memory
 from seglab.errors import ConfigError
 from seglab.registry import MODELS
 
@@ -28,8 +28,7 @@ def init_segmentor(cfg: Mapping, checkpoint: str | None = None, device: str | to
     inference allocates all windows' activations at once, and without it glibc faults them in
     afresh for every image.
     """
-    if cfg.get("reuse_freed_memory", True):
-        keep_freed_host_memory()
+    apply_reuse_freed_memory(cfg)
     model_cfg = dict(cfg["model"])
     model_cfg["pretrained"] = None  # the checkpoint supplies every weight
     model = MODELS.build(model_cfg, key="model")

@@ -35,7 +35,7 @@ from seglab import __version__
 from seglab.config import Config
 from seglab.engine import dist as sdist
 from seglab.engine.checkpoint import load_checkpoint, read_checkpoint, save_atomic
-from seglab.engine.host_memory import keep_freed_host_memory
+from seglab.engine.host_memory import apply_reuse_freed_memory
 from seglab.engine.logger import JsonLog, Progress, format_train_line, get_logger, setup_logger
 from seglab.engine.optimizer import build_optimizer, format_rule_summary, param_settings
 from seglab.engine.schedules import build_lr_scheduler
@@ -205,7 +205,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
         self.channels_last = bool(cfg.get("channels_last", False))
         # before the model and the loader workers exist, so that they allocate under it too
-        self.reuse_freed_memory = bool(cfg.get("reuse_freed_memory", True)) and keep_freed_host_memory()
+        self.reuse_freed_memory = apply_reuse_freed_memory(cfg)
 
         self.model = MODELS.build(cfg.model, key="model")
         resume_from = self._resume_path(resume_from or cfg.get("resume_from"), auto_resume or cfg.get("auto_resume", False))

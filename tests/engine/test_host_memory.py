@@ -57,7 +57,7 @@ def test_kept_memory_is_reused_without_page_faults():
 @pytest.mark.parametrize("reuse", [True, False])
 def test_the_trainer_applies_reuse_freed_memory_unless_switched_off(reuse, small_config, tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr("seglab.engine.trainer.keep_freed_host_memory", lambda: calls.append(1) or True)
+    monkeypatch.setattr("seglab.engine.host_memory.keep_freed_host_memory", lambda: calls.append(1) or True)
     cfg = Config.fromfile(str(small_config(max_iters=1, eval_interval=0)))
     cfg.reuse_freed_memory = reuse
     trainer = Trainer(cfg, tmp_path / "run", progress=False)
@@ -71,7 +71,7 @@ def test_init_segmentor_applies_reuse_freed_memory_unless_switched_off(reuse, sm
     from seglab.engine.inference import init_segmentor
 
     calls = []
-    monkeypatch.setattr("seglab.engine.inference.keep_freed_host_memory", lambda: calls.append(1) or True)
+    monkeypatch.setattr("seglab.engine.host_memory.keep_freed_host_memory", lambda: calls.append(1) or True)
     cfg = Config.fromfile(str(small_config()))
     cfg.reuse_freed_memory = reuse
     init_segmentor(cfg, device="cpu")
