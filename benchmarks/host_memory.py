@@ -20,11 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _runner import SMOKE_UNET_OPTIONS, print_table, seglab_benchmark, write_json  # noqa: E402
 
+from seglab.engine.benchmark import speedups_to_first  # noqa: E402
+
 MODES = {"glibc default": "reuse_freed_memory=False", "reuse freed memory": "reuse_freed_memory=True"}
-
-
-def quartiles(values: list[float]) -> tuple[float, float, float]:
-    return tuple(statistics.quantiles(values, n=4)) if len(values) > 1 else (values[0],) * 3
 
 
 def main() -> None:
@@ -49,8 +47,8 @@ def main() -> None:
             runs[mode].append(seglab_benchmark(args.config, iters=iters, warmup=warmup, setting=args.setting,
                                                step_only=True, data_root=args.data_root,
                                                cfg_options=options + [MODES[mode]]))
-    base, reuse = runs["glibc default"], runs["reuse freed memory"]
-    speedup = quartiles([b["step_s"] / r["step_s"] for b, r in zip(base, reuse)])
+    # each pair is a round: the first mode is the baseline of the ratio
+    speedup = speedups_to_first({mode: [r["step_s"] for r in rs] for mode, rs in runs.items()})["reuse freed memory"]
     results = {mode: {"step_s": statistics.median(r["step_s"] for r in rs),
                       "minor_faults_per_step": statistics.median(r["minor_faults_per_step"] for r in rs),
                       "kernel_s_per_step": statistics.median(r["kernel_s_per_step"] for r in rs),

@@ -14,12 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _runner import SMOKE_UNET_OPTIONS, print_table, write_json  # noqa: E402
+from _runner import SMOKE_UNET_OPTIONS, load_with_options, print_table, write_json  # noqa: E402
 
 import torch  # noqa: E402
 
-from seglab.cli._common import load_config  # noqa: E402
-from seglab.config.overrides import parse_value  # noqa: E402
 from seglab.data import build_dataset, collate  # noqa: E402
 from seglab.engine.evaluator import predict  # noqa: E402
 from seglab.engine.host_memory import apply_reuse_freed_memory  # noqa: E402
@@ -37,11 +35,10 @@ def main() -> None:
                         help="e.g. reuse_freed_memory=False for glibc's default malloc")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    options = {k: parse_value(v) for k, v in (o.split("=", 1) for o in args.cfg_options)}
+    options = list(args.cfg_options)
     if args.smoke:
-        options.update({k: parse_value(v) for k, v in (o.split("=", 1) for o in SMOKE_UNET_OPTIONS)})
-        options["data.val.pipeline.1.img_scale"] = (128, 128)
-    cfg = load_config(argparse.Namespace(config=args.config, cfg_options=options or None, data_root=args.data_root))
+        options += SMOKE_UNET_OPTIONS + ["data.val.pipeline.1.img_scale=(128,128)"]
+    cfg = load_with_options(args.config, options, args.data_root)
     n = 1 if args.smoke else args.images
     dataset = build_dataset(cfg.data.val, default_args={"test_mode": True})
     samples = [collate([dataset[i]]) for i in range(n)]
