@@ -56,10 +56,29 @@ def did_you_mean(word: str, candidates: list[str] | tuple[str, ...] | Any) -> st
 
 
 def accepted_arguments(obj: Callable) -> tuple[list[str], list[str], bool]:
-    """(all keyword names, required names, takes **kwargs) of a class constructor or function."""
-    target = obj.__init__ if inspect.isclass(obj) else obj
+    """(all keyword names, required names, takes arbitrary keywords) of a class constructor or function.
+
+    A constructor that passes ``**kwargs`` on to its parent's accepts the parent's keywords too:
+    they are followed up the class's method resolution order, so a subclass that only changes a
+    few defaults (``def __init__(self, img_suffix='.png', **kwargs)``) is checked against the whole
+    schema. Only a ``**kwargs`` that reaches no further constructor accepts anything.
+    """
+    own, inherited = _signature_arguments(obj.__init__ if inspect.isclass(obj) else obj, inspect.isclass(obj))
+    names, required = list(own[0]), list(own[1])
+    if not inherited:
+        return names, required, False
+    parent = _next_constructor(obj) if inspect.isclass(obj) else None
+    if parent is None:
+        return names, required, True
+    parent_names, parent_required, parent_var_kw = accepted_arguments(parent)
+    names += [n for n in parent_names if n not in names]
+    required += [n for n in parent_required if n not in own[0]]
+    return names, required, parent_var_kw
+
+
+def _signature_arguments(target: Callable, is_method: bool) -> tuple[tuple[list[str], list[str]], bool]:
     params = list(inspect.signature(target).parameters.values())
-    if inspect.isclass(obj) and params and params[0].name == "self":
+    if is_method and params and params[0].name == "self":
         params = params[1:]
     names, required, var_kw = [], [], False
     for p in params:
@@ -69,7 +88,18 @@ def accepted_arguments(obj: Callable) -> tuple[list[str], list[str], bool]:
             names.append(p.name)
             if p.default is p.empty:
                 required.append(p.name)
-    return names, required, var_kw
+    return (names, required), var_kw
+
+
+def _next_constructor(cls: type) -> type | None:
+    """The first class after ``cls``'s own ``__init__`` in its MRO that defines another one
+    (``object`` excluded: its ``__init__`` takes nothing)."""
+    mro = cls.__mro__
+    owner = next(i for i, c in enumerate(mro) if "__init__" in vars(c))
+    for c in mro[owner + 1:]:
+        if "__init__" in vars(c) and c is not object:
+            return c
+    return None
 
 
 class Registry:

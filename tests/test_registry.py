@@ -93,3 +93,38 @@ def test_repr_and_contains(registry):
 
 def test_did_you_mean_without_close_match():
     assert did_you_mean("zzzz", ["alpha", "beta"]) == ""
+
+
+class _Base:
+    def __init__(self, pipeline, img_dir, img_suffix=".jpg", ann_dir=None):
+        self.args = dict(pipeline=pipeline, img_dir=img_dir, img_suffix=img_suffix, ann_dir=ann_dir)
+
+
+class _Middle(_Base):  # no constructor of its own: the search goes on past it
+    pass
+
+
+class _ChangesADefault(_Middle):
+    def __init__(self, *, img_suffix=".png", **kwargs):
+        super().__init__(img_suffix=img_suffix, **kwargs)
+
+
+class _Sink:
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+
+
+def test_kwargs_passed_to_the_parent_are_checked_against_its_signature(registry):
+    registry.register(_ChangesADefault)
+    built = registry.build({"type": "_ChangesADefault", "pipeline": [], "img_dir": "x"})
+    assert built.args == {"pipeline": [], "img_dir": "x", "img_suffix": ".png", "ann_dir": None}
+    with pytest.raises(ConfigError, match=r"does not take the key 'ann_dri'.*Did you mean 'ann_dir'.*"
+                                          r"Accepted keys: img_suffix, pipeline, img_dir, ann_dir"):
+        registry.build({"type": "_ChangesADefault", "pipeline": [], "img_dir": "x", "ann_dri": "y"})
+    with pytest.raises(ConfigError, match=r"needs the key\(s\) 'img_dir'"):
+        registry.build({"type": "_ChangesADefault", "pipeline": []})
+
+
+def test_kwargs_that_reach_no_constructor_accept_anything(registry):
+    registry.register(_Sink)
+    assert registry.build({"type": "_Sink", "anything": 1}).kwargs == {"anything": 1}

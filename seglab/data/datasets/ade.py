@@ -5,7 +5,6 @@ training pipeline's ``LoadAnnotations`` must set it too, as 0.x's ADE20K configs
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from seglab.data.datasets.custom import CustomDataset
@@ -16,7 +15,7 @@ from seglab.registry import DATASETS
 class ADE20KDataset(CustomDataset):
     """ADE20K, ``images/{training,validation}`` and ``annotations/{training,validation}``.
 
-    Args: as ``CustomDataset`` (every argument is passed on); only the defaults differ.
+    Args: those of ``CustomDataset``; only the defaults named here differ.
     """
     CLASSES = (
         "wall", "building", "sky", "floor", "tree", "ceiling",
@@ -73,15 +72,5 @@ class ADE20KDataset(CustomDataset):
         [184, 255, 0], [0, 133, 255], [255, 214, 0], [25, 194, 194], [102, 255, 0], [92, 0, 255],
     ]
 
-    def __init__(self, pipeline: Sequence[Mapping], img_dir: str, img_suffix: str = ".jpg",
-                 ann_dir: str | None = None, seg_map_suffix: str = ".png", split: str | None = None,
-                 data_root: str | None = None, test_mode: bool = False, ignore_index: int = 255,
-                 reduce_zero_label: bool = True, classes: Sequence[str] | str | None = None,
-                 palette: Sequence[Sequence[int]] | str | None = None,
-                 gt_seg_map_loader_cfg: Mapping[str, Any] | None = None,
-                 file_client_args: Mapping[str, Any] | None = None) -> None:
-        super().__init__(
-            pipeline=pipeline, img_dir=img_dir, img_suffix=img_suffix, ann_dir=ann_dir,
-            seg_map_suffix=seg_map_suffix, split=split, data_root=data_root, test_mode=test_mode,
-            ignore_index=ignore_index, reduce_zero_label=reduce_zero_label, classes=classes, palette=palette,
-            gt_seg_map_loader_cfg=gt_seg_map_loader_cfg, file_client_args=file_client_args)
+    def __init__(self, *, reduce_zero_label: bool = True, **kwargs: Any) -> None:
+        super().__init__(reduce_zero_label=reduce_zero_label, **kwargs)

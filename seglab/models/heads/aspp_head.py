@@ -7,14 +7,14 @@ order and fused by a 3x3 ``bottleneck``. State-dict names: ``image_pool.1``,
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from seglab.errors import ConfigError
-from seglab.models.heads.decode_head import DEFAULT_LOSS, BaseDecodeHead
+from seglab.models.heads.decode_head import BaseDecodeHead
 from seglab.models.layers import ConvModule, resize
 from seglab.registry import MODELS
 
@@ -27,44 +27,18 @@ class ASPPHead(BaseDecodeHead):
         in_channels: input channels (a list with ``input_transform='resize_concat'``).
         channels: channels of each ASPP branch and of the bottleneck.
         dilations: dilation of each ASPP branch (1 gives a 1x1 conv).
-        num_classes: number of classes.
-        out_channels: logit channels (see ``BaseDecodeHead``).
-        threshold: probability threshold of a one-channel head.
-        dropout_ratio: dropout before ``conv_seg``.
-        conv_cfg: conv layer config.
-        norm_cfg: norm layer config.
-        act_cfg: activation config.
-        in_index: which backbone output(s) the head reads.
-        input_transform: ``None`` or ``'resize_concat'``.
-        loss_decode: one loss config or a list of them.
-        ignore_index: label value excluded from losses.
-        sampler: pixel sampler config or ``None``.
-        align_corners: ``align_corners`` of every resize in the head.
-        init_cfg: accepted for 0.x compatibility.
+        **kwargs: the arguments of ``BaseDecodeHead`` (``num_classes``, ``loss_decode``,
+            ``sampler``, ...).
     """
 
     def __init__(self, in_channels: int | Sequence[int], channels: int, *,
-                 dilations: Sequence[int] = (1, 6, 12, 18),
-                 num_classes: int, out_channels: int | None = None, threshold: float | None = None,
-                 dropout_ratio: float = 0.1, conv_cfg: Mapping | None = None,
-                 norm_cfg: Mapping | None = None, act_cfg: Mapping | None = {"type": "ReLU"},
-                 in_index: int | Sequence[int] = -1, input_transform: str | None = None,
-                 loss_decode: Mapping | Sequence[Mapping] = DEFAULT_LOSS, ignore_index: int = 255,
-                 sampler: Mapping | None = None, align_corners: bool = False,
-                 init_cfg: Any = None) -> None:
+                 dilations: Sequence[int] = (1, 6, 12, 18), **kwargs: Any) -> None:
         if (not isinstance(dilations, (list, tuple)) or not dilations
                 or not all(isinstance(d, int) and d >= 1 for d in dilations)):
             raise ConfigError(f"{type(self).__name__} dilations must be a non-empty list or tuple of "
                               f"integers >= 1, got {dilations!r}")
-        super().__init__(in_channels, channels, num_classes=num_classes, out_channels=out_channels,
-                         threshold=threshold, dropout_ratio=dropout_ratio, conv_cfg=conv_cfg,
-                         norm_cfg=norm_cfg, act_cfg=act_cfg, in_index=in_index,
-                         input_transform=input_transform, loss_decode=loss_decode,
-                         ignore_index=ignore_index, sampler=sampler, align_corners=align_corners,
-                         init_cfg=init_cfg)
-        if not isinstance(self.in_channels, int):
-            raise ConfigError(f"{type(self).__name__} reads one feature map: use input_transform=None "
-                              f"or 'resize_concat', not {input_transform!r}")
+        super().__init__(in_channels, channels, **kwargs)
+        self._require_one_input()
         self.dilations = tuple(dilations)
         self.image_pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), self._conv(self.in_channels, channels, 1))
         self.aspp_modules = nn.ModuleList(self._aspp_branch(d) for d in self.dilations)

@@ -147,6 +147,12 @@ class BaseDecodeHead(nn.Module):
         self.in_index = list(in_index)
         self.in_channels = sum(in_channels) if input_transform == "resize_concat" else list(in_channels)
 
+    def _require_one_input(self) -> None:
+        """For heads that read one feature map (after ``resize_concat`` at most)."""
+        if not isinstance(self.in_channels, int):
+            raise ConfigError(f"{type(self).__name__} reads one feature map: use input_transform=None or "
+                              f"'resize_concat', not {self.input_transform!r}")
+
     def _transform_inputs(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
         """Pick (and for ``resize_concat`` upsample and concatenate) the backbone outputs."""
         if self.input_transform is None:

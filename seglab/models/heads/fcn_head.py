@@ -6,14 +6,14 @@ head of PSPNet/DeepLab and the decode head of UNet. State-dict names: ``convs.N.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from seglab.errors import ConfigError
-from seglab.models.heads.decode_head import DEFAULT_LOSS, BaseDecodeHead
+from seglab.models.heads.decode_head import BaseDecodeHead
 from seglab.models.layers import ConvModule
 from seglab.registry import MODELS
 
@@ -31,44 +31,18 @@ class FCNHead(BaseDecodeHead):
         concat_input: concatenate the input with the convs' output and fuse them with
             ``conv_cat``.
         dilation: dilation of the convs (not of ``conv_cat``, as in 0.x).
-        num_classes: number of classes.
-        out_channels: logit channels (see ``BaseDecodeHead``).
-        threshold: probability threshold of a one-channel head.
-        dropout_ratio: dropout before ``conv_seg``.
-        conv_cfg: conv layer config.
-        norm_cfg: norm layer config.
-        act_cfg: activation config.
-        in_index: which backbone output(s) the head reads.
-        input_transform: ``None`` or ``'resize_concat'``.
-        loss_decode: one loss config or a list of them.
-        ignore_index: label value excluded from losses.
-        sampler: pixel sampler config or ``None``.
-        align_corners: ``align_corners`` of every resize in the head.
-        init_cfg: accepted for 0.x compatibility.
+        **kwargs: the arguments of ``BaseDecodeHead`` (``num_classes``, ``loss_decode``,
+            ``sampler``, ...).
     """
 
     def __init__(self, in_channels: int | Sequence[int], channels: int, *, num_convs: int = 2,
-                 kernel_size: int = 3, concat_input: bool = True, dilation: int = 1,
-                 num_classes: int, out_channels: int | None = None, threshold: float | None = None,
-                 dropout_ratio: float = 0.1, conv_cfg: Mapping | None = None,
-                 norm_cfg: Mapping | None = None, act_cfg: Mapping | None = {"type": "ReLU"},
-                 in_index: int | Sequence[int] = -1, input_transform: str | None = None,
-                 loss_decode: Mapping | Sequence[Mapping] = DEFAULT_LOSS, ignore_index: int = 255,
-                 sampler: Mapping | None = None, align_corners: bool = False,
-                 init_cfg: Any = None) -> None:
+                 kernel_size: int = 3, concat_input: bool = True, dilation: int = 1, **kwargs: Any) -> None:
         if not isinstance(num_convs, int) or num_convs < 0:
             raise ConfigError(f"FCNHead num_convs must be an integer >= 0, got {num_convs!r}")
         if not isinstance(dilation, int) or dilation < 1:
             raise ConfigError(f"FCNHead dilation must be an integer >= 1, got {dilation!r}")
-        super().__init__(in_channels, channels, num_classes=num_classes, out_channels=out_channels,
-                         threshold=threshold, dropout_ratio=dropout_ratio, conv_cfg=conv_cfg,
-                         norm_cfg=norm_cfg, act_cfg=act_cfg, in_index=in_index,
-                         input_transform=input_transform, loss_decode=loss_decode,
-                         ignore_index=ignore_index, sampler=sampler, align_corners=align_corners,
-                         init_cfg=init_cfg)
-        if not isinstance(self.in_channels, int):
-            raise ConfigError("FCNHead reads one feature map: use input_transform=None or "
-                              f"'resize_concat', not {input_transform!r}")
+        super().__init__(in_channels, channels, **kwargs)
+        self._require_one_input()
         self.num_convs = num_convs
         self.kernel_size = kernel_size
         self.concat_input = concat_input

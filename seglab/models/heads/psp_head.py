@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from seglab.errors import ConfigError
-from seglab.models.heads.decode_head import DEFAULT_LOSS, BaseDecodeHead
+from seglab.models.heads.decode_head import BaseDecodeHead
 from seglab.models.layers import ConvModule, resize
 from seglab.registry import MODELS
 
@@ -56,48 +56,23 @@ class PSPHead(BaseDecodeHead):
         in_channels: input channels (a list with ``input_transform='resize_concat'``).
         channels: channels of each pooling branch and of the bottleneck.
         pool_scales: grid sizes of the pooling branches.
-        num_classes: number of classes.
-        out_channels: logit channels (see ``BaseDecodeHead``).
-        threshold: probability threshold of a one-channel head.
-        dropout_ratio: dropout before ``conv_seg``.
-        conv_cfg: conv layer config.
-        norm_cfg: norm layer config.
-        act_cfg: activation config.
-        in_index: which backbone output(s) the head reads.
-        input_transform: ``None`` or ``'resize_concat'``.
-        loss_decode: one loss config or a list of them.
-        ignore_index: label value excluded from losses.
-        sampler: pixel sampler config or ``None``.
-        align_corners: ``align_corners`` of every resize in the head.
-        init_cfg: accepted for 0.x compatibility.
+        **kwargs: the arguments of ``BaseDecodeHead`` (``num_classes``, ``loss_decode``,
+            ``sampler``, ...).
     """
 
     def __init__(self, in_channels: int | Sequence[int], channels: int, *,
-                 pool_scales: Sequence[int] = (1, 2, 3, 6),
-                 num_classes: int, out_channels: int | None = None, threshold: float | None = None,
-                 dropout_ratio: float = 0.1, conv_cfg: Mapping | None = None,
-                 norm_cfg: Mapping | None = None, act_cfg: Mapping | None = {"type": "ReLU"},
-                 in_index: int | Sequence[int] = -1, input_transform: str | None = None,
-                 loss_decode: Mapping | Sequence[Mapping] = DEFAULT_LOSS, ignore_index: int = 255,
-                 sampler: Mapping | None = None, align_corners: bool = False,
-                 init_cfg: Any = None) -> None:
+                 pool_scales: Sequence[int] = (1, 2, 3, 6), **kwargs: Any) -> None:
         if not isinstance(pool_scales, (list, tuple)) or not pool_scales:
             raise ConfigError(f"PSPHead pool_scales must be a non-empty list or tuple of grid sizes, "
                               f"got {pool_scales!r}")
-        super().__init__(in_channels, channels, num_classes=num_classes, out_channels=out_channels,
-                         threshold=threshold, dropout_ratio=dropout_ratio, conv_cfg=conv_cfg,
-                         norm_cfg=norm_cfg, act_cfg=act_cfg, in_index=in_index,
-                         input_transform=input_transform, loss_decode=loss_decode,
-                         ignore_index=ignore_index, sampler=sampler, align_corners=align_corners,
-                         init_cfg=init_cfg)
-        if not isinstance(self.in_channels, int):
-            raise ConfigError("PSPHead reads one feature map: use input_transform=None or "
-                              f"'resize_concat', not {input_transform!r}")
+        super().__init__(in_channels, channels, **kwargs)
+        self._require_one_input()
         self.pool_scales = tuple(pool_scales)
-        self.psp_modules = PPM(self.pool_scales, self.in_channels, channels, conv_cfg, norm_cfg,
-                               act_cfg, align_corners)
+        self.psp_modules = PPM(self.pool_scales, self.in_channels, channels, self.conv_cfg, self.norm_cfg,
+                               self.act_cfg, self.align_corners)
         self.bottleneck = ConvModule(self.in_channels + len(self.pool_scales) * channels, channels, 3,
-                                     padding=1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
+                                     padding=1, conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
+                                     act_cfg=self.act_cfg)
 
     def _forward_feature(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         x = self._transform_inputs(inputs)

@@ -8,7 +8,7 @@ State-dict names: those of ``ASPPHead`` plus ``aspp_modules.N.depthwise_conv`` /
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -16,7 +16,6 @@ from torch import nn
 
 from seglab.errors import ConfigError
 from seglab.models.heads.aspp_head import ASPPHead
-from seglab.models.heads.decode_head import DEFAULT_LOSS
 from seglab.models.layers import DepthwiseSeparableConvModule, resize
 from seglab.registry import MODELS
 
@@ -32,43 +31,19 @@ class DepthwiseSeparableASPPHead(ASPPHead):
             low-level path (then ``c1_channels`` must be 0 too).
         c1_channels: channels ``c1_bottleneck`` reduces the low-level map to.
         dilations: dilation of each ASPP branch (1 gives a plain 1x1 conv).
-        num_classes: number of classes.
-        out_channels: logit channels (see ``BaseDecodeHead``).
-        threshold: probability threshold of a one-channel head.
-        dropout_ratio: dropout before ``conv_seg``.
-        conv_cfg: conv layer config (plain convs only; separable convs are always Conv2d).
-        norm_cfg: norm layer config.
-        act_cfg: activation config.
-        in_index: which backbone output the ASPP part reads.
-        input_transform: ``None`` or ``'resize_concat'``.
-        loss_decode: one loss config or a list of them.
-        ignore_index: label value excluded from losses.
-        sampler: pixel sampler config or ``None``.
-        align_corners: ``align_corners`` of every resize in the head.
-        init_cfg: accepted for 0.x compatibility.
+        **kwargs: the arguments of ``BaseDecodeHead`` (``num_classes``, ``loss_decode``,
+            ``sampler``, ...).
     """
 
     def __init__(self, in_channels: int | Sequence[int], channels: int, *, c1_in_channels: int,
-                 c1_channels: int, dilations: Sequence[int] = (1, 6, 12, 18),
-                 num_classes: int, out_channels: int | None = None, threshold: float | None = None,
-                 dropout_ratio: float = 0.1, conv_cfg: Mapping | None = None,
-                 norm_cfg: Mapping | None = None, act_cfg: Mapping | None = {"type": "ReLU"},
-                 in_index: int | Sequence[int] = -1, input_transform: str | None = None,
-                 loss_decode: Mapping | Sequence[Mapping] = DEFAULT_LOSS, ignore_index: int = 255,
-                 sampler: Mapping | None = None, align_corners: bool = False,
-                 init_cfg: Any = None) -> None:
+                 c1_channels: int, dilations: Sequence[int] = (1, 6, 12, 18), **kwargs: Any) -> None:
         if not isinstance(c1_in_channels, int) or c1_in_channels < 0:
             raise ConfigError(f"DepthwiseSeparableASPPHead c1_in_channels must be an integer >= 0, "
                               f"got {c1_in_channels!r}")
         if c1_in_channels == 0 and c1_channels != 0:
             raise ConfigError(f"DepthwiseSeparableASPPHead: c1_in_channels=0 disables the low-level "
                               f"path, so c1_channels must be 0 too, got {c1_channels!r}")
-        super().__init__(in_channels, channels, dilations=dilations, num_classes=num_classes,
-                         out_channels=out_channels, threshold=threshold, dropout_ratio=dropout_ratio,
-                         conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg, in_index=in_index,
-                         input_transform=input_transform, loss_decode=loss_decode,
-                         ignore_index=ignore_index, sampler=sampler, align_corners=align_corners,
-                         init_cfg=init_cfg)
+        super().__init__(in_channels, channels, dilations=dilations, **kwargs)
         self.c1_bottleneck = self._conv(c1_in_channels, c1_channels, 1) if c1_in_channels > 0 else None
         self.sep_bottleneck = nn.Sequential(self._separable(channels + c1_channels, channels, 1),
                                             self._separable(channels, channels, 1))

@@ -10,6 +10,7 @@ from seglab.data import build_dataset
 from seglab.data.datasets import (ADE20KDataset, ChaseDB1Dataset, CityscapesDataset, CustomDataset,
                                   DRIVEDataset, PascalVOCDataset, RepeatDataset, STAREDataset)
 from seglab.errors import ConfigError
+from seglab.registry import accepted_arguments
 
 VARIANTS = {
     CityscapesDataset: ("_leftImg8bit.png", "_gtFine_labelTrainIds.png", 19, False),
@@ -22,14 +23,26 @@ VARIANTS = {
 
 
 @pytest.mark.parametrize("cls", list(VARIANTS))
-def test_variants_restate_the_custom_arguments_with_their_defaults(cls):
+def test_variants_take_the_custom_arguments_with_their_defaults(cls):
     img_suffix, seg_suffix, n, reduce = VARIANTS[cls]
-    params = inspect.signature(cls.__init__).parameters
-    assert list(params) == list(inspect.signature(CustomDataset.__init__).parameters)
-    assert params["img_suffix"].default == img_suffix and params["seg_map_suffix"].default == seg_suffix
-    assert params["reduce_zero_label"].default is reduce
+    names, required, open_ended = accepted_arguments(cls)
+    custom_names, custom_required, _ = accepted_arguments(CustomDataset)
+    assert sorted(names) == sorted(custom_names) and not open_ended
+    assert sorted(required) == sorted(custom_required)
+    defaults = {}
+    for klass in reversed(cls.__mro__):
+        if "__init__" in vars(klass):
+            defaults.update({k: p.default for k, p in inspect.signature(klass.__init__).parameters.items()
+                             if p.default is not p.empty})
+    assert defaults["img_suffix"] == img_suffix and defaults["seg_map_suffix"] == seg_suffix
+    assert defaults["reduce_zero_label"] is reduce
     assert len(cls.CLASSES) == len(cls.PALETTE) == n == len(set(cls.CLASSES))
     assert all(len(c) == 3 and all(0 <= v <= 255 for v in c) for c in cls.PALETTE)
+
+
+def test_a_misspelled_key_of_a_variant_names_the_custom_argument():
+    with pytest.raises(ConfigError, match=r"DRIVEDataset does not take the key 'ann_dri'.*Did you mean 'ann_dir'"):
+        build_dataset({"type": "DRIVEDataset", "pipeline": [], "img_dir": "x", "ann_dri": "y"})
 
 
 def test_known_class_tables():
