@@ -3,7 +3,6 @@
 print tables."""
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -25,11 +24,11 @@ def setting_flags(setting: str) -> dict:
 
 def load_with_options(config: str, options: list[str], data_root: str | None = None):
     """The config as ``seglab`` commands load it, with ``key=value`` overrides and ``--data-root``."""
-    from seglab.cli._common import load_config
+    from seglab.config import load_config
     from seglab.config.overrides import parse_value
 
     overrides = {key: parse_value(value) for key, value in (option.split("=", 1) for option in options)}
-    return load_config(argparse.Namespace(config=config, cfg_options=overrides, data_root=data_root))
+    return load_config(config, overrides, data_root)
 
 
 def seglab_benchmark(config: str, *, iters: int, warmup: int, setting: str = "fp32", step_only: bool = False,

@@ -16,7 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _runner import print_table, write_json  # noqa: E402
 
-from seglab.cli._common import load_config  # noqa: E402
+from seglab.config import load_config  # noqa: E402
+from seglab.engine.run_config import parse_run_config  # noqa: E402
 from seglab.config import DictAction  # noqa: E402
 from seglab.data import build_dataset, collate, worker_init  # noqa: E402
 from seglab.engine.train_stream import SeededSamples, TrainStreamSampler  # noqa: E402
@@ -53,10 +54,10 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="a few samples (CI)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    cfg = load_config(args)
+    data = parse_run_config(load_config(args.config, args.cfg_options, args.data_root)).data
     n = 8 if args.smoke else args.samples
-    dataset = build_dataset(cfg.data.train)
-    batch, workers = int(cfg.data.samples_per_gpu), int(cfg.data.workers_per_gpu)
+    dataset = build_dataset(data.split("train"))
+    batch, workers = data.loader("train").samples_per_gpu, data.loader("train").workers_per_gpu
     one = per_process(dataset, n)
     loader = through_loader(dataset, batch, workers, max(n // batch, 2))
     print(f"{args.config}: train pipeline, batch {batch}")

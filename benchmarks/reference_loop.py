@@ -26,9 +26,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from seglab.cli._common import add_config_arguments, load_config  # noqa: E402
+from seglab.cli.options import add_config_arguments, config_from_args  # noqa: E402
 from seglab.data import build_dataloader, build_dataset  # noqa: E402
 from seglab.engine.benchmark import timed  # noqa: E402
+from seglab.engine.run_config import parse_run_config  # noqa: E402
 from seglab.registry import MODELS  # noqa: E402
 
 
@@ -38,7 +39,8 @@ class ReferenceLoop:
     def __init__(self, cfg, amp: str | None = None, channels_last: bool = False) -> None:
         torch.manual_seed(0)
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        torch.backends.cudnn.benchmark = bool(cfg.get("cudnn_benchmark", False))  # as 0.x's train.py does
+        run = parse_run_config(cfg)
+        torch.backends.cudnn.benchmark = run.cudnn_benchmark  # as 0.x's train.py does
         self.amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
         self.channels_last = channels_last
         self.model = MODELS.build(cfg.model, key="model")
@@ -46,12 +48,12 @@ class ReferenceLoop:
         self.model.to(self.device).train()
         if channels_last:
             self.model.to(memory_format=torch.channels_last)
-        opt = cfg.optimizer
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=opt.lr, momentum=opt.get("momentum", 0),
+        opt = run.optimizer
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=opt["lr"], momentum=opt.get("momentum", 0),
                                          weight_decay=opt.get("weight_decay", 0))
-        self.loader = build_dataloader(build_dataset(cfg.data.train), int(cfg.data.samples_per_gpu),
-                                       int(cfg.data.workers_per_gpu), seed=0,
-                                       pin_memory=self.device.type == "cuda")
+        loader = run.data.loader("train")
+        self.loader = build_dataloader(build_dataset(run.data.split("train")), loader.samples_per_gpu,
+                                       loader.workers_per_gpu, seed=0, pin_memory=self.device.type == "cuda")
 
     def step(self, batch: dict) -> dict[str, float]:
         img, gt = batch["img"].to(self.device), batch["gt_semantic_seg"].to(self.device)
@@ -77,7 +79,7 @@ def main() -> None:
     parser.add_argument("--amp", choices=["bf16", "fp16"], default=None)
     parser.add_argument("--channels-last", action="store_true")
     args = parser.parse_args()
-    loop = ReferenceLoop(load_config(args), args.amp, args.channels_last)
+    loop = ReferenceLoop(config_from_args(args), args.amp, args.channels_last)
     device = loop.device
     stream = iter(loop.loader)
     batch = next(stream)

@@ -22,6 +22,7 @@ from seglab.data import build_dataset, collate  # noqa: E402
 from seglab.engine.evaluator import predict  # noqa: E402
 from seglab.engine.host_memory import apply_reuse_freed_memory  # noqa: E402
 from seglab.engine.inference import init_segmentor  # noqa: E402
+from seglab.engine.run_config import parse_run_config  # noqa: E402
 
 
 def main() -> None:
@@ -40,10 +41,11 @@ def main() -> None:
         options += SMOKE_UNET_OPTIONS + ["data.val.pipeline.1.img_scale=(128,128)"]
     cfg = load_with_options(args.config, options, args.data_root)
     n = 1 if args.smoke else args.images
-    dataset = build_dataset(cfg.data.val, default_args={"test_mode": True})
+    run = parse_run_config(cfg, need_max_iters=False)
+    dataset = build_dataset(run.data.split("val"), default_args={"test_mode": True})
     samples = [collate([dataset[i]]) for i in range(n)]
     torch.manual_seed(0)
-    reuse = apply_reuse_freed_memory(cfg)  # as init_segmentor (and so seglab test) does
+    reuse = apply_reuse_freed_memory(run.reuse_freed_memory)  # as init_segmentor (and so seglab test) does
     model = init_segmentor(cfg, device="cpu")  # randomly initialised
     rows, results, faults = [], {}, {}
     for name in args.settings:

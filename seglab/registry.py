@@ -34,6 +34,12 @@ def current_build_path() -> str:
     return ".".join(_current_path())
 
 
+def config_error(message: str) -> ConfigError:
+    """A ConfigError prefixed with the config path being built (``data.train.pipeline.3``)."""
+    path = current_build_path()
+    return ConfigError(f"{path}: {message}" if path else message)
+
+
 @contextlib.contextmanager
 def _entering(part: str) -> Iterator[str]:
     parts = _current_path()
@@ -102,6 +108,24 @@ def _next_constructor(cls: type) -> type | None:
     return None
 
 
+def check_arguments(obj: Callable, args: Mapping, path: str) -> None:
+    """The check every build makes before calling ``obj(**args)``: each key of ``args`` must be one
+    of ``obj``'s keyword arguments (else a ``ConfigError`` naming ``path``, the key, the closest
+    accepted keys and all of them) and every required argument must be given."""
+    names, required, var_kw = accepted_arguments(obj)
+    type_name = getattr(obj, "__name__", str(obj))
+    if not var_kw:
+        for arg in args:
+            if arg not in names:
+                raise ConfigError(
+                    f"{path}: {type_name} does not take the key {arg!r}.{did_you_mean(str(arg), names)} "
+                    f"Accepted keys: {', '.join(names)}")
+    missing = [r for r in required if r not in args]
+    if missing:
+        raise ConfigError(f"{path}: {type_name} needs the key(s) {', '.join(map(repr, missing))}. "
+                          f"Accepted keys: {', '.join(names)}")
+
+
 class Registry:
     """A named table of buildable components.
 
@@ -166,22 +190,8 @@ class Registry:
                 raise ConfigError(f"{path}.type: {e}") from None
             for k, v in defaults.items():
                 args.setdefault(k, v)
-            self._check_arguments(obj, args, path)
+            check_arguments(obj, args, path)
             return obj(**args)
-
-    def _check_arguments(self, obj: Callable, args: dict, path: str) -> None:
-        names, required, var_kw = accepted_arguments(obj)
-        type_name = getattr(obj, "__name__", str(obj))
-        if not var_kw:
-            for arg in args:
-                if arg not in names:
-                    raise ConfigError(
-                        f"{path}: {type_name} does not take the key {arg!r}.{did_you_mean(arg, names)} "
-                        f"Accepted keys: {', '.join(names)}")
-        missing = [r for r in required if r not in args]
-        if missing:
-            raise ConfigError(f"{path}: {type_name} needs the key(s) {', '.join(map(repr, missing))}. "
-                              f"Accepted keys: {', '.join(names)}")
 
     def __contains__(self, name: str) -> bool:
         return name in self._entries
@@ -204,6 +214,7 @@ DATASETS = Registry("dataset")
 TRANSFORMS = Registry("transform")
 OPTIMIZERS = Registry("optimizer")
 LR_SCHEDULES = Registry("lr schedule")
+HOOKS = Registry("hook")
 # Layer kinds resolved from norm_cfg / act_cfg / conv_cfg / upsample_cfg.
 NORM_LAYERS = Registry("norm layer")
 ACTIVATION_LAYERS = Registry("activation layer")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from seglab.cli._common import add_config_arguments, load_config
+from seglab.cli.options import add_config_arguments, config_from_args
 
 COMMAND = "benchmark"
 HELP = "measure training speed of a config (model step alone and end to end)"
@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from seglab.engine.benchmark import benchmark_training
 
-    cfg = load_config(args)
+    cfg = config_from_args(args)
     amp = {"bf16": "bfloat16", "fp16": "float16"}.get(args.amp, args.amp)
     result = benchmark_training(cfg, iters=args.iters, warmup=args.warmup, end_to_end=not args.step_only,
                                 amp=amp, channels_last=args.channels_last, compile=args.compile)

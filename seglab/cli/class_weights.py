@@ -50,14 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from seglab.config import Config
+    from seglab.config import load_config
 
     out = Path(args.out)
     if out.suffix.lower() not in OUT_SUFFIXES:
         raise ConfigError(f"--out {out}: unsupported extension {out.suffix!r}; use one of {', '.join(OUT_SUFFIXES)}")
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     dataset = build_split(cfg, args.split)
     counts = count_class_pixels(dataset)
     freqs, weights = class_weights(counts, args.method)
@@ -80,14 +78,14 @@ def build_split(cfg, split: str):
     from seglab.data import build_dataset
     from seglab.data.datasets.repeat import RepeatDataset
 
-    data = cfg.to_dict().get("data")
-    if not isinstance(data, dict):
-        raise ConfigError(f"{cfg.filename}: the config has no data=dict(...) section to take --split from")
-    splits = [k for k, v in data.items() if isinstance(v, dict) and "type" in v]
+    from seglab.engine.run_config import parse_run_config
+
+    data = parse_run_config(cfg, need_max_iters=False).data
+    splits = [name for name in ("train", "val", "test") if getattr(data, name) is not None]
     if split not in splits:
         raise ConfigError(f"--split {split}: the config has no data.{split}.{did_you_mean(split, splits)} "
                           f"Dataset splits in it: {', '.join(splits) or 'none'}")
-    dataset = build_dataset(data[split], key=f"data.{split}")
+    dataset = build_dataset(data.split(split), key=f"data.{split}")
     while isinstance(dataset, RepeatDataset):
         dataset = dataset.dataset
     if not hasattr(dataset, "get_gt_seg_map_by_idx"):

@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(cfg, work_dir, progress=not args.no_progress)
     metrics = trainer.train()
     overlays = work_dir / "overlays"
-    dataset = build_dataset(cfg.data.test, default_args={"test_mode": True})
+    dataset = build_dataset(trainer.run.data.split("test"), default_args={"test_mode": True})
     evaluate_segmentor(trainer.model, dataset, metrics="mIoU", show_dir=overlays, progress=False)
     grid = save_prediction_grid(trainer.model, dataset, work_dir / "predictions.png")
     log = trainer.logger

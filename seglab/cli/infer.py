@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from seglab.cli._common import add_config_arguments, load_config
+from seglab.cli.options import add_config_arguments, config_from_args
 from seglab.errors import DataError
 
 COMMAND = "infer"
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from seglab.engine.inference import inference_segmentor, init_segmentor
     from seglab.evaluation.visualize import default_palette, overlay, save_png
 
-    cfg = load_config(args)
+    cfg = config_from_args(args)
     files = image_files(args.images)
     model = init_segmentor(cfg, args.checkpoint, device=args.device)
     palette = model.PALETTE if model.PALETTE is not None else default_palette(model.decode_head.num_classes)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping
 from typing import Any
 
 from torch import nn
 
-from seglab.config import Config, DictAction
+from seglab.config import DictAction, load_config
 from seglab.engine.optimizer import ParamSetting, format_rule_summary, param_settings, unmatched_custom_keys
+from seglab.engine.run_config import parse_run_config
 from seglab.engine.schedules import LrSchedule, build_lr_schedule
 from seglab.errors import ConfigError
 from seglab.registry import MODELS, did_you_mean
@@ -37,18 +37,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if not isinstance(cfg.get("optimizer"), Mapping):
+    cfg = load_config(args.config, args.cfg_options)
+    run_cfg = parse_run_config(cfg)
+    if run_cfg.optimizer is None:
         raise ConfigError(f"{args.config}: the config has no optimizer dict to show")
-    schedule = build_lr_schedule(cfg.get("lr_config") or {"policy": "fixed"}, max_iters_of(cfg))
+    schedule = build_lr_schedule(run_cfg.lr_config or {"policy": "fixed"}, run_cfg.max_iters)
     if not 0 <= args.iter <= schedule.max_iters:
         raise ConfigError(f"--iter {args.iter} is outside the schedule: it must be between 0 and "
                           f"runner.max_iters={schedule.max_iters}")
     model = MODELS.build(cfg.model, key="model")
-    settings = param_settings(model, cfg.optimizer)
-    for key in unmatched_custom_keys(model, cfg.optimizer):
+    settings = param_settings(model, run_cfg.optimizer)
+    for key in unmatched_custom_keys(model, run_cfg.optimizer):
         print(f"warning: optimizer.paramwise_cfg.custom_keys {key!r} matches no parameter name."
               f"{did_you_mean(key, name_parts(model))}", file=sys.stderr)
     if args.json:
@@ -56,16 +55,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_table(settings, schedule, args.iter, title=args.config))
     return 0
-
-
-def max_iters_of(cfg: Mapping[str, Any]) -> int:
-    """``runner.max_iters`` (or 0.x's older top-level ``total_iters``)."""
-    runner = cfg.get("runner") or {}
-    max_iters = runner.get("max_iters", cfg.get("total_iters"))
-    if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
-        raise ConfigError(f"runner.max_iters must be a positive integer, got {max_iters!r}; "
-                          "set runner=dict(type='IterBasedRunner', max_iters=N)")
-    return max_iters
 
 
 def name_parts(model: nn.Module) -> set[str]:

@@ -2,13 +2,13 @@
 
 Prints every value after ``_base_`` inheritance, ``{{_base_.x}}`` references and the overrides,
 as a Python config file that loads back to the same values (redirect it to a file to get a
-standalone config).
+standalone config). The run settings are checked first, as ``seglab train`` checks them.
 """
 from __future__ import annotations
 
 import argparse
 
-from seglab.config import Config, DictAction
+from seglab.config import DictAction, load_config
 
 COMMAND = "print-config"
 HELP = "print a config with its _base_ files and overrides resolved, as a loadable Python file"
@@ -23,8 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    from seglab.engine.run_config import parse_run_config
+
+    cfg = load_config(args.config, args.cfg_options)
+    parse_run_config(cfg, need_max_iters=False)  # a misspelled run setting fails here, not at training
     print(cfg.pretty_text, end="")
     return 0

@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from seglab.cli._common import add_config_arguments, load_config
+from seglab.cli.options import add_config_arguments, config_from_args
 
 COMMAND = "test"
 HELP = "evaluate a checkpoint on the config's test split (metrics, optional overlays)"
@@ -32,17 +32,21 @@ def run(args: argparse.Namespace) -> int:
     from seglab.engine.evaluator import evaluate_segmentor
     from seglab.engine.inference import init_segmentor, use_aug_test
     from seglab.engine.logger import setup_logger
+    from seglab.engine.run_config import parse_run_config
 
-    cfg = load_config(args)
-    if args.aug_test:
-        use_aug_test(cfg, args.split)
+    cfg = config_from_args(args)
     rank, _ = dist.init_distributed(args.launcher)
     logger = setup_logger(None, rank)
+    run = parse_run_config(cfg, need_max_iters=False)
+    dataset_cfg = run.data.split(args.split)
+    if args.aug_test:
+        use_aug_test(dataset_cfg, args.split)
     model = init_segmentor(cfg, args.checkpoint)
-    dataset = build_dataset(cfg.data[args.split], default_args={"test_mode": True})
-    metrics = args.eval or (cfg.get("evaluation") or {}).get("metric", "mIoU")
+    dataset = build_dataset(dataset_cfg, default_args={"test_mode": True}, key=f"data.{args.split}")
+    metrics = args.eval or (run.evaluation.metric if run.evaluation else "mIoU")
     summary, table = evaluate_segmentor(model, dataset, metrics=metrics, show_dir=args.show_dir,
-                                        opacity=args.opacity, progress=not args.no_progress)
+                                        opacity=args.opacity, progress=not args.no_progress,
+                                        workers=run.data.loader(args.split).workers_per_gpu)
     if rank == 0:
         logger.info(f"{args.split} split, {len(dataset)} images, checkpoint {args.checkpoint}:\n{table}")
         if args.out:

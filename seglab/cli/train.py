@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from seglab.cli._common import add_config_arguments, load_config
+from seglab.cli.options import add_config_arguments, config_from_args
 
 COMMAND = "train"
 HELP = "train a model from a config (torchrun --nproc_per_node=N -m seglab train CONFIG for DDP)"
@@ -27,14 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from seglab.engine import Trainer, dist
 
-    cfg = load_config(args)
-    work_dir = Path(args.work_dir or cfg.get("work_dir") or Path("work_dirs") / Path(args.config).stem)
-    cfg.work_dir = str(work_dir)
-    trainer = Trainer(cfg, work_dir, resume_from=args.resume_from, auto_resume=args.auto_resume,
+    cfg = config_from_args(args)
+    trainer = Trainer(cfg, args.work_dir, resume_from=args.resume_from, auto_resume=args.auto_resume,
                       load_from=args.load_from, seed=args.seed, deterministic=args.deterministic or None,
                       launcher=args.launcher, progress=not args.no_progress)
     if trainer.rank == 0:
-        cfg.dump(work_dir / Path(args.config).name)
+        cfg.work_dir = str(trainer.work_dir)
+        cfg.dump(trainer.work_dir / Path(args.config).name)
     try:
         trainer.train()
     finally:

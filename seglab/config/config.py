@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +71,35 @@ class Config(ConfigDict):
 
     def __repr__(self) -> str:
         return f"Config(filename={self.filename!r}): {dict.__repr__(self)}"
+
+
+def load_config(path: str | os.PathLike, cfg_options: Mapping[str, Any] | None = None,
+                data_root: str | None = None) -> Config:
+    """The config file ``path`` with dotted overrides (``--cfg-options``) and a data root applied.
+
+    Overriding the top-level ``data_root`` also moves every split whose ``data_root`` was the old
+    value: in a Python config the splits copied it when the file ran, and the user means them too.
+    """
+    cfg = Config.fromfile(path)
+    options = dict(cfg_options or {})
+    old_root = cfg.get("data_root")
+    if options:
+        cfg.merge_from_dict(options)
+    if "data_root" in options and "data" in cfg:
+        _replace_data_root(cfg.data, options["data_root"], only_if=old_root)
+    if data_root:
+        cfg.data_root = data_root
+        if "data" in cfg:
+            _replace_data_root(cfg.data, data_root)
+    return cfg
+
+
+def _replace_data_root(node: Any, root: str, only_if: Any = ...) -> None:
+    if isinstance(node, MutableMapping):
+        if "data_root" in node and (only_if is ... or node["data_root"] == only_if):
+            node["data_root"] = root
+        for value in node.values():
+            _replace_data_root(value, root, only_if)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _replace_data_root(value, root, only_if)

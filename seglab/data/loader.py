@@ -7,7 +7,10 @@ Batch formats (docs/architecture.md):
 from __future__ import annotations
 
 import functools
+import logging
+import os
 import random
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,7 +18,7 @@ import cv2
 import numpy as np
 import torch
 import torch.distributed as tdist
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
 from seglab.errors import ConfigError
@@ -75,10 +78,13 @@ def _dist_info() -> tuple[int, int]:
 
 def build_dataloader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: int, *, dist: bool = False,
                      shuffle: bool = True, seed: int | None = None, drop_last: bool = False,
-                     persistent_workers: bool = True, pin_memory: bool = False) -> DataLoader:
-    """A DataLoader of ``dataset`` for this process.
+                     persistent_workers: bool = True, pin_memory: bool = False,
+                     sampler: Sampler | Sequence[int] | None = None,
+                     multiprocessing_context: str | None = None) -> DataLoader:
+    """A DataLoader of ``dataset`` for this process; every loader of seglab is built here.
 
-    With ``dist`` a ``DistributedSampler`` gives this rank its share (rank and world size from
+    The order of the samples is ``sampler``'s when given; else with ``dist`` a
+    ``DistributedSampler`` gives this rank its share (rank and world size from
     ``torch.distributed``; one process when it is not initialised). With ``seed`` the shuffle
     order and every worker's RNGs are fixed, so a run repeats exactly; with
     ``workers_per_gpu=0`` the pipeline draws from this process's global RNGs (seed them).
@@ -88,19 +94,22 @@ def build_dataloader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: in
         samples_per_gpu: batch size of this process.
         workers_per_gpu: loader worker processes (0: load in this process).
         dist: shard the data across ranks.
-        shuffle: shuffle every epoch.
+        shuffle: shuffle every epoch (without ``sampler``).
         seed: base seed of the shuffle order and the workers' RNGs.
         drop_last: drop the last incomplete batch.
         persistent_workers: keep workers alive between epochs (ignored without workers).
         pin_memory: pin batches for faster host-to-GPU copies.
+        sampler: the indices to load, in order (a sampler or a list).
+        multiprocessing_context: how workers start (``'fork'``, ``'spawn'``, ``'forkserver'``).
     """
     if not isinstance(samples_per_gpu, int) or samples_per_gpu < 1:
         raise ConfigError(f"data.samples_per_gpu must be a positive integer, got {samples_per_gpu!r}")
     if not isinstance(workers_per_gpu, int) or workers_per_gpu < 0:
         raise ConfigError(f"data.workers_per_gpu must be an integer >= 0, got {workers_per_gpu!r}")
     rank, world_size = _dist_info()
-    sampler = None
-    if dist:
+    if sampler is not None:
+        shuffle = False
+    elif dist:
         sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle,
                                      seed=seed or 0)
         shuffle = False
@@ -109,4 +118,26 @@ def build_dataloader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: in
         dataset, batch_size=samples_per_gpu, shuffle=shuffle, sampler=sampler, num_workers=workers_per_gpu,
         collate_fn=collate, pin_memory=pin_memory, drop_last=drop_last, generator=generator,
         worker_init_fn=functools.partial(worker_init, seed=seed, rank=rank, num_workers=workers_per_gpu),
-        persistent_workers=persistent_workers and workers_per_gpu > 0)
+        persistent_workers=persistent_workers and workers_per_gpu > 0,
+        multiprocessing_context=multiprocessing_context if workers_per_gpu > 0 else None)
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def warn_more_workers_than_cpus(workers: int) -> None:
+    """One warning that names the config key, in place of the one PyTorch repeats for every
+    loader iterator. Results do not depend on the worker count (each sample is seeded by its
+    position in the stream), so lowering it is safe."""
+    cpus = usable_cpus()
+    warnings.filterwarnings("ignore", message=r"This DataLoader will create \d+ worker processes",
+                            category=UserWarning)
+    if workers > cpus:
+        logging.getLogger("seglab").warning(
+            f"data.workers_per_gpu={workers} starts {workers} loader processes on {cpus} usable CPUs, where "
+            f"they compete with training for the cores; --cfg-options data.workers_per_gpu={cpus} matches this "
+            "machine and gives the same results")

@@ -1,3 +1,3 @@
-"""Engine: optimizer and lr schedules, checkpoints, distributed helpers and the trainer."""
-from seglab.engine import checkpoint, dist, optimizer, schedules  # noqa: F401  (registration)
+"""Engine: run settings, optimizer and lr schedules, checkpoints, hooks, distributed helpers and the trainer."""
+from seglab.engine import checkpoint, dist, ema, hooks, optimizer, schedules  # noqa: F401  (registration)
 from seglab.engine.trainer import Trainer  # noqa: F401

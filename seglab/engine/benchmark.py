@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from seglab.engine.trainer import Trainer, cpu_has_fast_bfloat16
+from seglab.engine.amp import cpu_has_fast_bfloat16
+from seglab.engine.trainer import Trainer
 
 
 def speed_options(cfg: Mapping, *, amp: str | None = None, channels_last: bool = False,
@@ -26,8 +27,8 @@ def speed_options(cfg: Mapping, *, amp: str | None = None, channels_last: bool =
         cfg["amp"] = {"dtype": amp}
     cfg["channels_last"] = channels_last
     cfg["compile"] = compile
-    cfg["evaluation"] = {}
-    cfg["checkpoint_config"] = {}
+    cfg["evaluation"] = None
+    cfg["checkpoint_config"] = {"save_last": False}
     return cfg
 
 
@@ -131,7 +132,6 @@ def benchmark_training(cfg: Mapping, *, iters: int = 20, warmup: int = 5, end_to
         result["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
         result["cpu_fast_bfloat16"] = cpu_has_fast_bfloat16()
         result["amp_used"] = str(trainer.amp_dtype).replace("torch.", "") if trainer.amp_dtype else "fp32"
-        trainer.json_log.close()
     return result
 
 
@@ -155,8 +155,6 @@ def benchmark_variants(cfgs: Mapping[str, Mapping], *, iters: int = 20, warmup: 
             timed(lambda i, s=steps[name]: s(i, batch), warmup, device)
         times = interleaved({name: lambda r, s=step: s(warmup + r, batch) for name, step in steps.items()},
                             iters, device)
-        for trainer in trainers.values():
-            trainer.json_log.close()
     ratios = ratios_to_first(times)
     return {name: {"step_s": statistics.median(t), "ratio": ratios[name], "iters": iters, "amp": amp or "fp32",
                    "channels_last": channels_last} for name, t in times.items()}

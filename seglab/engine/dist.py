@@ -44,6 +44,11 @@ def init_distributed(launcher: str = "none", backend: str | None = None) -> tupl
     return dist.get_rank(), dist.get_world_size()
 
 
+def rank_from_environment() -> int:
+    """This process's rank as torchrun announces it, before the process group exists."""
+    return int(os.environ.get("RANK", "0")) if launched_by_torchrun() else 0
+
+
 def get_rank() -> int:
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
@@ -67,9 +72,11 @@ def all_reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
     return all_reduce_sum(tensor).div_(get_world_size())
 
 
-def barrier() -> None:
+def all_reduce_min(tensor: torch.Tensor) -> torch.Tensor:
+    """Minimum of ``tensor`` over ranks (in place, returned); a no-op single-process."""
     if get_world_size() > 1:
-        dist.barrier()
+        dist.all_reduce(tensor, op=dist.ReduceOp.MIN)
+    return tensor
 
 
 def cleanup() -> None:

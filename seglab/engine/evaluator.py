@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 
 from seglab.engine import dist as sdist
 from seglab.engine.logger import Progress
@@ -42,29 +41,29 @@ def evaluate_segmentor(model: torch.nn.Module, dataset, *, metrics: str | list[s
     ``summary`` holds 0.x's keys as fractions (``aAcc``, ``mIoU``, ``IoU.<class>``, ...); ``table``
     is the per-class table for people. With ``show_dir``, a prediction overlay per image is written.
     """
-    from seglab.data import collate, worker_init
-    from seglab.evaluation import summarize, total_area_to_metrics
+    from seglab.data import build_dataloader
+    from seglab.evaluation import MetricAccumulator, summarize
 
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
     indices = _shard(len(dataset))
-    loader = DataLoader(dataset, batch_size=1, sampler=indices, num_workers=min(workers, len(indices)),
-                        collate_fn=collate, worker_init_fn=worker_init)
-    areas = torch.zeros(4, len(dataset.CLASSES), dtype=torch.float64)
+    # seeded: starting the loader must not draw from the global RNG, or evaluating in the middle
+    # of training would change the rest of the run (and a resumed run would differ from it)
+    loader = build_dataloader(dataset, 1, min(workers, len(indices)), sampler=indices, persistent_workers=False,
+                              seed=0)
+    accumulator = MetricAccumulator(len(dataset.CLASSES), dataset.ignore_index)
     bar = Progress(len(indices), desc="eval", enabled=progress and sdist.is_main_process())
     for index, sample in zip(indices, loader):
         pred = predict(model, sample, device, amp_dtype)[0]
-        areas += torch.stack([torch.as_tensor(a, dtype=torch.float64).cpu()
-                              for a in dataset.pre_eval([pred], [index])[0]])
+        accumulator.add_areas(dataset.pre_eval([pred], [index])[0])
         if show_dir is not None:
             _save_overlay(Path(show_dir), sample["img_metas"][0][0], pred, dataset, opacity)
         bar.update(1)
     bar.close()
     model.train(was_training)
-    sdist.all_reduce_sum(areas)
-    ret = total_area_to_metrics(*areas, metrics=[metrics] if isinstance(metrics, str) else list(metrics))
-    return summarize(ret, dataset.CLASSES)
+    sdist.all_reduce_sum(accumulator.areas)
+    return summarize(accumulator.compute([metrics] if isinstance(metrics, str) else list(metrics)), dataset.CLASSES)
 
 
 def _save_overlay(show_dir: Path, meta: dict, pred, dataset, opacity: float) -> None:

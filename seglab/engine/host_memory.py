@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ctypes
 import platform
-from collections.abc import Mapping
 
 # mallopt parameters, from glibc's <malloc.h>
 _M_TRIM_THRESHOLD = -1
@@ -41,7 +40,8 @@ def keep_freed_host_memory() -> bool:
     return bool(mallopt(_M_TRIM_THRESHOLD, _NEVER_TRIM))
 
 
-def apply_reuse_freed_memory(cfg: Mapping) -> bool:
-    """Keep freed host memory unless the config says ``reuse_freed_memory=False``; returns whether
-    it is in effect. The trainer and ``init_segmentor`` call it; calling it again changes nothing."""
-    return bool(cfg.get("reuse_freed_memory", True)) and keep_freed_host_memory()
+def apply_reuse_freed_memory(enabled: bool) -> bool:
+    """Keep freed host memory if the run's ``reuse_freed_memory`` (default True) says so; returns
+    whether it is in effect. The trainer and ``init_segmentor`` call it; calling it again changes
+    nothing."""
+    return enabled and keep_freed_host_memory()

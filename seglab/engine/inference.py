@@ -14,6 +14,7 @@ import torch
 
 from seglab.engine.checkpoint import load_checkpoint, read_checkpoint
 from seglab.engine.host_memory import apply_reuse_freed_memory
+from seglab.engine.run_config import RunConfig, parse_run_config
 from seglab.errors import ConfigError
 from seglab.registry import MODELS
 
@@ -28,7 +29,8 @@ def init_segmentor(cfg: Mapping, checkpoint: str | None = None, device: str | to
     inference allocates all windows' activations at once, and without it glibc faults them in
     afresh for every image.
     """
-    apply_reuse_freed_memory(cfg)
+    run = parse_run_config(cfg, need_max_iters=False)
+    apply_reuse_freed_memory(run.reuse_freed_memory)
     model_cfg = dict(cfg["model"])
     model_cfg["pretrained"] = None  # the checkpoint supplies every weight
     model = MODELS.build(model_cfg, key="model")
@@ -37,26 +39,27 @@ def init_segmentor(cfg: Mapping, checkpoint: str | None = None, device: str | to
         ckpt = read_checkpoint(checkpoint)
         meta = ckpt.get("meta", {}) if isinstance(ckpt, dict) else {}
         load_checkpoint(model, ckpt, name=str(checkpoint))
-    model.CLASSES = meta.get("CLASSES") or _dataset_attr(cfg, "CLASSES")
-    model.PALETTE = meta.get("PALETTE") or _dataset_attr(cfg, "PALETTE")
+    model.CLASSES = meta.get("CLASSES") or _dataset_attr(run, "CLASSES")
+    model.PALETTE = meta.get("PALETTE") or _dataset_attr(run, "PALETTE")
     model.cfg = cfg
+    model.test_pipeline = list(run.data.test["pipeline"]) if run.data.test else None
     device = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return model.to(device).eval()
 
 
-def _dataset_attr(cfg: Mapping, name: str) -> Any:
+def _dataset_attr(run: RunConfig, name: str) -> Any:
     from seglab.registry import DATASETS
 
-    test_cfg = (cfg.get("data") or {}).get("test") or {}
-    dataset_type = test_cfg.get("type")
+    dataset_type = (run.data.test or {}).get("type")
     if dataset_type is None or dataset_type not in DATASETS:
         return None
     return getattr(DATASETS.get(dataset_type), name, None)
 
 
-def use_aug_test(cfg: Mapping, split: str = "test") -> None:
-    """Switch the split's ``MultiScaleFlipAug`` to 0.x's ``--aug-test`` setting (6 scales + flip)."""
-    for step in cfg["data"][split]["pipeline"]:
+def use_aug_test(dataset_cfg: Mapping, split: str = "test") -> None:
+    """Switch the ``MultiScaleFlipAug`` of ``data.<split>``'s config to 0.x's ``--aug-test`` setting
+    (6 scales + flip)."""
+    for step in dataset_cfg["pipeline"]:
         if step.get("type") == "MultiScaleFlipAug":
             step["img_ratios"] = AUG_TEST_RATIOS
             step["flip"] = True
@@ -71,7 +74,9 @@ def inference_segmentor(model: torch.nn.Module, image: str | Path | np.ndarray) 
     from seglab.data.transforms import Compose
     from seglab.engine.evaluator import predict
 
-    steps = list(model.cfg["data"]["test"]["pipeline"])
+    if model.test_pipeline is None:
+        raise ConfigError("data.test is not set: inference runs images through the test split's pipeline")
+    steps = list(model.test_pipeline)
     if isinstance(image, np.ndarray):  # already loaded: run what follows the loading step
         if steps and steps[0].get("type") == "LoadImageFromFile":
             steps = steps[1:]

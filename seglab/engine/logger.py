@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+import torch
 from tqdm import tqdm
 
 LOGGER_NAME = "seglab"
@@ -79,6 +80,37 @@ def _round(value: Any) -> Any:
     return value
 
 
+class LogMeter:
+    """Sums of the logged values over one log interval, kept as tensors: adding a step's values
+    never waits for the device; ``pop`` reads them all at once."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.count, self.data_s, self.iter_s = 0, 0.0, 0.0
+
+    def add(self, log_vars: dict[str, torch.Tensor], *, data_s: float, iter_s: float) -> None:
+        for key, value in log_vars.items():
+            self.sums[key] = self.sums.get(key, 0) + value.detach().float()
+        self.count += 1
+        self.data_s += data_s
+        self.iter_s += iter_s
+
+    def pop(self, device: torch.device) -> tuple[dict[str, float], float, float]:
+        """(mean of each value over the steps and the ranks, data seconds, iteration seconds per
+        step), then start over. One host sync."""
+        from seglab.engine.dist import all_reduce_mean
+
+        keys = list(self.sums)
+        stacked = torch.stack([self.sums[k].reshape(()) for k in keys]) / self.count
+        values = dict(zip(keys, all_reduce_mean(stacked.to(device)).tolist()))
+        result = values, self.data_s / self.count, self.iter_s / self.count
+        self._reset()
+        return result
+
+
 def format_eta(seconds: float) -> str:
     return str(datetime.timedelta(seconds=int(max(seconds, 0))))
 
@@ -102,11 +134,13 @@ class Progress:
         if enabled and sys.stdout.isatty():
             self.bar = tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True, file=sys.stdout)
 
-    def update(self, n: int = 1, **postfix: Any) -> None:
+    def update(self, n: int = 1) -> None:
         if self.bar is not None:
-            if postfix:
-                self.bar.set_postfix(postfix, refresh=False)
             self.bar.update(n)
+
+    def set_postfix(self, **postfix: Any) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix(postfix, refresh=False)
 
     def close(self) -> None:
         if self.bar is not None:

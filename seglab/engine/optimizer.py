@@ -31,12 +31,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from seglab.config.schema import number
 from seglab.errors import ConfigError
 from seglab.models.layers import is_norm
 from seglab.registry import OPTIMIZERS, did_you_mean
 
-__all__ = ["ParamSetting", "param_settings", "build_optimizer", "unmatched_custom_keys",
-           "format_rule_summary"]
+__all__ = ["ParamSetting", "param_settings", "build_optimizer", "check_optimizer_config",
+           "unmatched_custom_keys", "format_rule_summary"]
 
 logger = logging.getLogger("seglab")
 
@@ -84,12 +85,6 @@ class _Options:
 
 
 # --------------------------------------------------------------------------- reading the config
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{where} must be a number, got {value!r}")
-    return float(value)
-
-
 def _optimizer_class(optimizer_cfg: Mapping) -> type:
     type_ = optimizer_cfg.get("type")
     if type_ is None:
@@ -123,13 +118,14 @@ def _custom_keys(value: Any) -> dict[str, dict[str, float]]:
             if k not in CUSTOM_KEY_KEYS:
                 raise ConfigError(f"{where}[{key!r}]: unknown key {k!r}.{did_you_mean(str(k), CUSTOM_KEY_KEYS)} "
                                   f"Accepted keys: {', '.join(CUSTOM_KEY_KEYS)}")
-        checked[key] = {k: _number(v, f"{where}[{key!r}].{k}") for k, v in mults.items()}
+        checked[key] = {k: number(v, f"{where}[{key!r}].{k}") for k, v in mults.items()}
     # mmcv's order: alphabetical, then a stable sort by length, longest first.
     order = sorted(sorted(checked), key=len, reverse=True)
     return {key: checked[key] for key in order}
 
 
-def _read_options(optimizer_cfg: Any) -> _Options:
+def check_optimizer_config(optimizer_cfg: Any) -> _Options:
+    """The ``optimizer`` config checked (type, lr, weight decay, ``paramwise_cfg``) and read."""
     if not isinstance(optimizer_cfg, Mapping):
         raise ConfigError(f"optimizer must be a dict like dict(type='SGD', lr=0.01, momentum=0.9), "
                           f"got {optimizer_cfg!r}")
@@ -141,9 +137,9 @@ def _read_options(optimizer_cfg: Any) -> _Options:
     lr = optimizer_cfg.get("lr", _signature_default(cls, "lr"))
     if lr is None:
         raise ConfigError(f"optimizer.lr is required for {cls.__name__}")
-    base_lr = _number(lr, "optimizer.lr")
+    base_lr = number(lr, "optimizer.lr")
     wd = optimizer_cfg.get("weight_decay")
-    base_wd = None if wd is None else _number(wd, "optimizer.weight_decay")
+    base_wd = None if wd is None else number(wd, "optimizer.weight_decay")
     default_wd = base_wd if base_wd is not None else float(_signature_default(cls, "weight_decay") or 0.0)
 
     paramwise = optimizer_cfg.get("paramwise_cfg") or {}
@@ -168,7 +164,7 @@ def _read_paramwise(paramwise: Any) -> tuple[dict[str, dict[str, float]], dict[s
             raise ConfigError(f"optimizer.paramwise_cfg: unknown key {key!r}.{did_you_mean(str(key), PARAMWISE_KEYS)} "
                               f"Accepted keys: {', '.join(PARAMWISE_KEYS)}")
     custom_keys = _custom_keys(paramwise.get("custom_keys", {}))
-    mults = {k: _number(paramwise[k], f"optimizer.paramwise_cfg.{k}")
+    mults = {k: number(paramwise[k], f"optimizer.paramwise_cfg.{k}")
              for k in ("bias_lr_mult", *_DECAY_OPTIONS) if k in paramwise}
     bypass = paramwise.get("bypass_duplicate", False)
     if not isinstance(bypass, bool):
@@ -230,7 +226,7 @@ def param_settings(model: nn.Module, optimizer_cfg: Mapping) -> list[ParamSettin
     where it otherwise fails inside torch); without one, duplicates are dropped as
     ``model.parameters()`` does.
     """
-    opts = _read_options(optimizer_cfg)
+    opts = check_optimizer_config(optimizer_cfg)
     settings: list[ParamSetting] = []
     first_name: dict[int, str] = {}
     for name, match_name, module, param in _named_params(model):
@@ -247,7 +243,7 @@ def param_settings(model: nn.Module, optimizer_cfg: Mapping) -> list[ParamSettin
 
 def unmatched_custom_keys(model: nn.Module, optimizer_cfg: Mapping) -> list[str]:
     """The ``custom_keys`` that are a substring of no parameter name (almost always a typo)."""
-    opts = _read_options(optimizer_cfg)
+    opts = check_optimizer_config(optimizer_cfg)
     names = [match_name for _, match_name, _, _ in _named_params(model)]
     return [key for key in opts.custom_keys if not any(key in n for n in names)]
 

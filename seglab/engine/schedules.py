@@ -11,7 +11,8 @@ same absolute floor for every group. Warmup then scales this regular lr during t
     linear    lr * (1 - (1 - i / warmup_iters) * (1 - ratio))
     exp       lr * ratio ** (1 - i / warmup_iters)
 
-The trainer calls ``scheduler.step(it)`` before each optimizer step (``it`` 0-based).
+``LrScheduler(optimizer, build_lr_schedule(lr_config, max_iters))`` drives an optimizer: the trainer
+calls ``scheduler.step(it)`` before each optimizer step (``it`` 0-based).
 """
 from __future__ import annotations
 
@@ -22,21 +23,16 @@ from typing import Any
 
 import torch
 
+from seglab.config.schema import number
 from seglab.errors import CheckpointError, ConfigError
 from seglab.registry import LR_SCHEDULES, accepted_arguments, did_you_mean
 
 __all__ = ["Poly", "Step", "CosineAnnealing", "Fixed", "Warmup", "LrSchedule", "LrScheduler",
-           "build_lr_schedule", "build_lr_scheduler"]
+           "build_lr_schedule"]
 
 WARMUP_KINDS = ("constant", "linear", "exp")
 # lr_config keys handled here for every policy (the policy's own keys are its constructor's).
 COMMON_KEYS = ("policy", "by_epoch", "warmup", "warmup_iters", "warmup_ratio", "warmup_by_epoch")
-
-
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{where} must be a number, got {value!r}")
-    return float(value)
 
 
 # --------------------------------------------------------------------------- policies
@@ -50,8 +46,8 @@ class Poly:
     """
 
     def __init__(self, power: float = 1.0, min_lr: float = 0.0) -> None:
-        self.power = _number(power, "lr_config.power")
-        self.min_lr = _number(min_lr, "lr_config.min_lr")
+        self.power = number(power, "lr_config.power")
+        self.min_lr = number(min_lr, "lr_config.min_lr")
 
     def __call__(self, initial_lr: float, iteration: int, max_iters: int) -> float:
         return (initial_lr - self.min_lr) * (1 - iteration / max_iters) ** self.power + self.min_lr
@@ -75,8 +71,8 @@ class Step:
         if list(steps) != sorted(steps):
             raise ConfigError(f"lr_config.step must list the decay iterations in increasing order, got {step!r}")
         self.step = step if isinstance(step, int) else list(steps)
-        self.gamma = _number(gamma, "lr_config.gamma")
-        self.min_lr = None if min_lr is None else _number(min_lr, "lr_config.min_lr")
+        self.gamma = number(gamma, "lr_config.gamma")
+        self.min_lr = None if min_lr is None else number(min_lr, "lr_config.min_lr")
 
     def __call__(self, initial_lr: float, iteration: int, max_iters: int) -> float:
         if isinstance(self.step, int):
@@ -102,8 +98,8 @@ class CosineAnnealing:
             raise ConfigError("lr_config: the CosineAnnealing policy needs exactly one of min_lr (an absolute "
                               f"lr) and min_lr_ratio (a fraction of the initial lr); got min_lr={min_lr!r}, "
                               f"min_lr_ratio={min_lr_ratio!r}")
-        self.min_lr = None if min_lr is None else _number(min_lr, "lr_config.min_lr")
-        self.min_lr_ratio = None if min_lr_ratio is None else _number(min_lr_ratio, "lr_config.min_lr_ratio")
+        self.min_lr = None if min_lr is None else number(min_lr, "lr_config.min_lr")
+        self.min_lr_ratio = None if min_lr_ratio is None else number(min_lr_ratio, "lr_config.min_lr_ratio")
 
     def __call__(self, initial_lr: float, iteration: int, max_iters: int) -> float:
         target = self.min_lr if self.min_lr_ratio is None else initial_lr * self.min_lr_ratio
@@ -248,7 +244,7 @@ def _warmup(cfg: Mapping[str, Any]) -> Warmup | None:
     iters = cfg.get("warmup_iters", 0)
     if isinstance(iters, bool) or not isinstance(iters, int) or iters <= 0:
         raise ConfigError(f"lr_config.warmup_iters must be a positive int when warmup is set, got {iters!r}")
-    ratio = _number(cfg.get("warmup_ratio", 0.1), "lr_config.warmup_ratio")
+    ratio = number(cfg.get("warmup_ratio", 0.1), "lr_config.warmup_ratio")
     if not 0 < ratio <= 1:
         raise ConfigError(f"lr_config.warmup_ratio must be in (0, 1], got {ratio!r}")
     return Warmup(kind, iters, ratio)
@@ -277,8 +273,3 @@ def build_lr_schedule(lr_config: Mapping[str, Any], max_iters: int) -> LrSchedul
     policy = LR_SCHEDULES.build({"type": name, **policy_args}, key="lr_config")
     return LrSchedule(policy, max_iters, _warmup(lr_config))
 
-
-def build_lr_scheduler(lr_config: Mapping[str, Any], optimizer: torch.optim.Optimizer,
-                       max_iters: int) -> LrScheduler:
-    """Build the ``lr_config`` schedule over ``max_iters`` iterations, driving ``optimizer``'s groups."""
-    return LrScheduler(optimizer, build_lr_schedule(lr_config, max_iters))

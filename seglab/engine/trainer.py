@@ -1,28 +1,32 @@
-"""The iteration-based trainer (MMSegmentation 0.x ``IterBasedRunner`` semantics, no hooks).
+"""The iteration-based trainer (MMSegmentation 0.x ``IterBasedRunner`` semantics): setup, then the loop.
 
 Call order, all visible in ``Trainer.train``::
 
-    trainer = Trainer(cfg, work_dir)           # model, optimizer, schedule, data, resume
+    trainer = Trainer(cfg, work_dir)            # run settings, model, optimizer, schedule, hooks, data, resume
+    hooks.before_train()
     for it in range(start_iter, max_iters):
-        batch = next(stream)                   # deterministic, resumable sample stream
-        scheduler.step(it)                     # lr of every group for this iteration
-        losses = model(**batch)                # forward_train -> {'decode.loss_ce': ...}
-        loss, log_vars = parse_losses(losses)  # sum of keys containing 'loss'
-        loss.backward(); clip; optimizer.step()
-        every log_config.interval:         log (text + JSON), stop on a non-finite loss
-        every checkpoint_config.interval:  iter_N.pth + latest.pth, written atomically
-        every evaluation.interval:         metrics on data.val (+ best checkpoint)
+        batch = next(stream)                    # deterministic, resumable sample stream
+        run_step(it, batch):
+            scheduler.step(it)                  # lr of every group for this iteration
+            losses = model(**batch)             # forward_train -> {'decode.loss_ce': ...}
+            loss, log_vars = parse_losses(losses)   # sum of keys containing 'loss'
+            loss.backward(); clip; optimizer.step()
+        every log_config.interval: hooks.log(record)   # text + JSON log; stops on a non-finite loss
+        hooks.after_step()                      # user hooks, then checkpoints, then evaluation
+    hooks.after_train()                         # curves
+
+A non-finite loss is recorded on the device (no host sync per step) and checked at every log
+line and before every checkpoint write, so no checkpoint ever holds weights from after it.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import random
 import re
 import resource
 import time
-import warnings
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,66 +38,24 @@ from torch.nn.parallel import DistributedDataParallel
 from seglab import __version__
 from seglab.config import Config
 from seglab.engine import dist as sdist
+from seglab.engine.amp import build_grad_scaler, resolve_amp
 from seglab.engine.checkpoint import load_checkpoint, read_checkpoint, save_atomic
+from seglab.engine.hooks import HookBase, build_hook, builtin_hooks, in_priority_order
 from seglab.engine.host_memory import apply_reuse_freed_memory
-from seglab.engine.logger import JsonLog, Progress, format_train_line, get_logger, setup_logger
+from seglab.engine.logger import LogMeter, setup_logger
 from seglab.engine.optimizer import build_optimizer, format_rule_summary, param_settings
-from seglab.engine.schedules import build_lr_scheduler
+from seglab.engine.run_config import RunConfig, parse_run_config
+from seglab.engine.schedules import LrScheduler, build_lr_schedule
 from seglab.engine.train_stream import SeededSamples, TrainStreamSampler
 from seglab.errors import CheckpointError, ConfigError, SeglabError
 from seglab.models.losses import parse_losses
-from seglab.registry import MODELS, did_you_mean
+from seglab.registry import MODELS
 
-# Top-level keys seglab reads, plus the helper variables 0.x config files conventionally define.
-KNOWN_TOP_LEVEL_KEYS = frozenset({
-    "model", "data", "optimizer", "optimizer_config", "lr_config", "runner", "checkpoint_config",
-    "evaluation", "log_config", "seed", "deterministic", "load_from", "resume_from", "auto_resume",
-    "workflow", "cudnn_benchmark", "fp16", "amp", "channels_last", "compile", "find_unused_parameters",
-    "dist_params", "log_level", "work_dir", "gpu_ids", "device", "opencv_num_threads",
-    "mp_start_method", "custom_imports", "norm_cfg", "dataset_type", "data_root", "img_norm_cfg",
-    "crop_size", "img_scale", "train_pipeline", "test_pipeline", "reuse_freed_memory",
-})
+_CHECKPOINT_KEYS = ("meta", "state_dict", "optimizer", "scheduler", "scaler", "rng")
 
 
 class TrainingDiverged(SeglabError):
     """The total loss became NaN or infinite."""
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def warn_more_workers_than_cpus(workers: int) -> None:
-    """One warning that names the config key, in place of the one PyTorch repeats for every
-    loader iterator. Results do not depend on the worker count (each sample is seeded by its
-    position in the stream), so lowering it is safe."""
-    cpus = usable_cpus()
-    warnings.filterwarnings("ignore", message=r"This DataLoader will create \d+ worker processes",
-                            category=UserWarning)
-    if workers > cpus:
-        get_logger().warning(f"data.workers_per_gpu={workers} starts {workers} loader processes on {cpus} usable "
-                             f"CPUs, where they compete with training for the cores; "
-                             f"--cfg-options data.workers_per_gpu={cpus} matches this machine and gives the "
-                             "same results")
-
-
-def warn_unknown_keys(cfg: Mapping) -> None:
-    """Unused top-level keys and 0.x runtime settings seglab does not act on are reported (with
-    did-you-mean), never silently ignored."""
-    logger = get_logger()
-    for key in cfg:
-        if key not in KNOWN_TOP_LEVEL_KEYS:
-            logger.warning(f"config key {key!r} is not used by seglab.{did_you_mean(key, KNOWN_TOP_LEVEL_KEYS)}")
-    for hook in (cfg.get("log_config") or {}).get("hooks") or []:
-        if hook.get("type") != "TextLoggerHook":
-            logger.warning(f"log_config.hooks: {hook.get('type')!r} is not supported; seglab writes the text "
-                           "log and the JSON log (seglab plot-log draws it)")
-    for phase in cfg.get("workflow") or []:
-        if phase[0] != "train":
-            logger.warning(f"workflow: {phase!r} is ignored; validation runs every evaluation.interval iterations")
 
 
 def set_random_seed(seed: int, deterministic: bool = False) -> None:
@@ -107,178 +69,98 @@ def set_random_seed(seed: int, deterministic: bool = False) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    """The segmentor inside DDP / torch.compile wrappers."""
-    while True:
-        if isinstance(model, DistributedDataParallel):
-            model = model.module
-        elif hasattr(model, "_orig_mod"):
-            model = model._orig_mod
-        else:
-            return model
-
-
-def resolve_amp(cfg: Mapping, device: torch.device) -> tuple[torch.dtype | None, bool]:
-    """(autocast dtype or None, use a gradient scaler) from ``amp=dict(dtype=...)`` or 0.x ``fp16``.
-
-    fp16 autocast on CPU is slow and unscaled, so a ``float16`` request on CPU runs bfloat16.
-    """
-    amp, fp16 = cfg.get("amp"), cfg.get("fp16")
-    if amp is None and fp16 is None:
-        return None, False
-    if amp is not None:
-        if not isinstance(amp, Mapping):
-            raise ConfigError(f"amp must be a dict like dict(dtype='bfloat16'), got {amp!r}")
-        unknown = set(amp) - {"dtype", "enabled"}
-        if unknown:
-            key = sorted(unknown)[0]
-            raise ConfigError(f"amp: unknown key {key!r}.{did_you_mean(key, ['dtype', 'enabled'])} "
-                              "Accepted keys: dtype, enabled")
-        if not amp.get("enabled", True):
-            return None, False
-        name = amp.get("dtype", "bfloat16")
-    else:
-        name = "float16"
-    dtypes = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
-    if name not in dtypes:
-        raise ConfigError(f"amp.dtype must be 'bfloat16' or 'float16', got {name!r}")
-    dtype = dtypes[name]
-    if device.type == "cpu":
-        if not cpu_has_fast_bfloat16():
-            get_logger().warning(
-                "amp: this CPU has no native bfloat16 support (oneDNN needs AVX-512 or AMX; "
-                f"this one offers {torch.backends.cpu.get_cpu_capability()}), where bf16 autocast runs "
-                "about 10x slower than fp32; training in fp32 instead. Remove `amp` to silence this.")
-            return None, False
-        return torch.bfloat16, False
-    return dtype, dtype == torch.float16
-
-
-def cpu_has_fast_bfloat16() -> bool:
-    """Whether oneDNN has bf16 kernels for this CPU (AVX-512 or AMX); without them autocast
-    falls back to reference convolutions that are an order of magnitude slower than fp32."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # builds without oneDNN
-        return False
-
-
 class Trainer:
     """Trains ``cfg.model`` on ``cfg.data.train`` for ``cfg.runner.max_iters`` iterations.
 
     Args:
         cfg: the resolved config.
-        work_dir: where logs, the config dump and checkpoints go.
-        resume_from: checkpoint to resume (model, optimizer, schedule, iteration, RNG states).
+        work_dir: where logs and checkpoints go; default ``cfg.work_dir``, else
+            ``work_dirs/<config file name>``.
+        resume_from: checkpoint to resume (model, optimizer, schedule, iteration, RNG states);
+            overrides ``cfg.resume_from``, like the arguments below override theirs.
         auto_resume: resume from ``work_dir/latest.pth`` when it exists.
         load_from: checkpoint whose weights initialise the model (training starts at 0).
-        seed: overrides ``cfg.seed``.
-        deterministic: overrides ``cfg.deterministic``.
+        seed: the random seed.
+        deterministic: deterministic algorithms.
         launcher: ``'none'`` or ``'pytorch'`` (torchrun).
         progress: show a progress bar on a terminal.
     """
 
-    def __init__(self, cfg: Config, work_dir: str | Path, *, resume_from: str | None = None,
+    def __init__(self, cfg: Config, work_dir: str | Path | None = None, *, resume_from: str | None = None,
                  auto_resume: bool = False, load_from: str | None = None, seed: int | None = None,
                  deterministic: bool | None = None, launcher: str = "none", progress: bool = True) -> None:
         self.cfg = cfg
-        # 0.x configs say dist_params=dict(backend='nccl'); that only applies with CUDA.
-        backend = (cfg.get("dist_params") or {}).get("backend") if torch.cuda.is_available() else None
-        self.rank, self.world_size = sdist.init_distributed(launcher, backend)
-        self.device = self._pick_device()
-        self.work_dir = Path(work_dir)
         self.timestamp = time.strftime("%Y%m%d_%H%M%S", time.localtime())
+        self.rank = sdist.rank_from_environment()  # the log must exist before the settings are read
+        self.work_dir = Path(work_dir or cfg.get("work_dir") or Path("work_dirs") / Path(cfg.filename or "run").stem)
         if self.rank == 0:
             self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.logger = setup_logger(self.work_dir / f"{self.timestamp}.log", self.rank, cfg.get("log_level", "INFO"))
-        self.json_log = JsonLog(self.work_dir / f"{self.timestamp}.log.json" if self.rank == 0 else None)
+        self.logger = setup_logger(self.work_dir / f"{self.timestamp}.log", self.rank)
+        overrides = {"resume_from": resume_from, "load_from": load_from, "seed": seed,
+                     "deterministic": deterministic, "auto_resume": auto_resume or None}
+        self.run: RunConfig = dataclasses.replace(
+            parse_run_config(cfg), **{k: v for k, v in overrides.items() if v is not None})
+        run = self.run
+        if self.rank == 0:
+            self.logger.setLevel(run.log_level)
+        # 0.x configs say dist_params=dict(backend='nccl'); that only applies with CUDA.
+        backend = run.dist_params.backend if torch.cuda.is_available() else None
+        self.rank, self.world_size = sdist.init_distributed(launcher, backend)
+        self.device = self._pick_device(run.device)
+        self.json_log_path = self.work_dir / f"{self.timestamp}.log.json" if self.rank == 0 else None
+        self.checkpoint_dir = Path(run.checkpoint_config.out_dir) / self.work_dir.name \
+            if run.checkpoint_config.out_dir else self.work_dir
         self.show_progress = progress
-        warn_unknown_keys(cfg)
-
-        self.max_iters = self._max_iters(cfg)
-        self.seed = self._resolve_seed(seed if seed is not None else cfg.get("seed"))
-        self.deterministic = bool(cfg.get("deterministic", False) if deterministic is None else deterministic)
-        set_random_seed(self.seed, self.deterministic)
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = bool(cfg.get("cudnn_benchmark", False)) and not self.deterministic
-        self.amp_dtype, use_scaler = resolve_amp(cfg, self.device)
-        self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
-        self.channels_last = bool(cfg.get("channels_last", False))
+        self.max_iters = run.max_iters
+        self.seed = self._resolve_seed(run.seed)
+        set_random_seed(self.seed, run.deterministic)
+        self._configure_backends(run)
+        self.amp_dtype, use_scaler = resolve_amp(run, self.device)
+        self.scaler = build_grad_scaler(run) if use_scaler else None
+        self.channels_last = run.channels_last
         # before the model and the loader workers exist, so that they allocate under it too
-        self.reuse_freed_memory = apply_reuse_freed_memory(cfg)
+        self.reuse_freed_memory = apply_reuse_freed_memory(run.reuse_freed_memory)
 
-        self.model = MODELS.build(cfg.model, key="model")
-        resume_from = self._resume_path(resume_from or cfg.get("resume_from"), auto_resume or cfg.get("auto_resume", False))
-        load_from = load_from or cfg.get("load_from")
-        if not resume_from and not load_from:
-            self.model.init_weights()
-        if load_from and not resume_from:
-            load_checkpoint(self.model, load_from)
-        self.model.to(self.device)
-        if self.channels_last:
-            self.model.to(memory_format=torch.channels_last)
-        self.optimizer = build_optimizer(self.model, cfg.optimizer)
-        self.scheduler = build_lr_scheduler(cfg.get("lr_config") or {"policy": "fixed"}, self.optimizer, self.max_iters)
-        self.grad_clip = self._grad_clip(cfg.get("optimizer_config") or {})
-        self.start_iter = 0
-        if resume_from:
-            self._resume(resume_from)
+        self.model = self._build_model(run)
+        if run.optimizer is None:
+            raise ConfigError("optimizer is not set; add e.g. optimizer=dict(type='SGD', lr=0.01, momentum=0.9)")
+        self.optimizer = build_optimizer(self.model, run.optimizer)
+        self.scheduler = LrScheduler(self.optimizer, build_lr_schedule(run.lr_config or {"policy": "fixed"},
+                                                                       self.max_iters))
+        self.grad_clip = dataclasses.asdict(run.optimizer_config.grad_clip) if run.optimizer_config.grad_clip else None
+        self.hooks: list[HookBase] = in_priority_order(
+            [build_hook(h, f"custom_hooks.{i}") for i, h in enumerate(run.custom_hooks)] + builtin_hooks(self))
+        self.meter = LogMeter()
+        self.first_nonfinite = torch.full((), self.max_iters + 1, dtype=torch.int64, device=self.device)
+        self.start_iter = self.iter = 0
+        self.last_checkpoint: tuple[int, Path] | None = None
+        self.metrics: dict[str, float] = {}
+        resume = self._resume_path()
+        if resume:
+            self.resume(resume)
         self.train_model = self._wrap(self.model)
-
-        self.log_interval = int((cfg.get("log_config") or {}).get("interval", 50))
-        self.ckpt_cfg = dict(cfg.get("checkpoint_config") or {})
-        self.eval_cfg = dict(cfg.get("evaluation") or {})
-        self.best_score: float | None = None
-        self.best_path: Path | None = None
         self.train_loader = self._train_loader()
         self.val_dataset = self._val_dataset()
 
     # ------------------------------------------------------------------ the loop
     def train(self) -> dict[str, float]:
         """Run the remaining iterations; returns the last evaluation's summary (may be empty)."""
-        self._log_start()
+        self.call_hooks("before_train")
         stream = iter(self.train_loader)
-        sums: dict[str, torch.Tensor] = {}
-        count, t_data, t_iter = 0, 0.0, 0.0
-        last_metrics: dict[str, float] = {}
-        progress = Progress(self.max_iters, self.start_iter, enabled=self.show_progress and self.rank == 0)
         self.train_model.train()
         t_end = time.perf_counter()
         for it in range(self.start_iter, self.max_iters):
             batch = next(stream)
             t_loaded = time.perf_counter()
             log_vars = self.run_step(it, batch)
-            for key, value in log_vars.items():
-                sums[key] = sums.get(key, 0) + value.detach().float()
-            count += 1
-            now = time.perf_counter()
-            t_data += t_loaded - t_end
-            t_iter += now - t_end
-            t_end = now
-            done = it + 1
-            logged = None
-            if done % self.log_interval == 0 or done == self.max_iters:
-                logged = self._log_train(done, sums, count, t_iter, t_data)
-                sums, count, t_data, t_iter = {}, 0, 0.0, 0.0
-            progress.update(1, **({"loss": f"{logged['loss']:.4f}", "lr": f"{logged['lr']:.2e}"} if logged else {}))
-            if self._every(done, self.ckpt_cfg.get("interval")) or done == self.max_iters:
-                self.save_checkpoint(done)
-            if self.val_dataset is not None and (self._every(done, self.eval_cfg.get("interval")) or done == self.max_iters):
-                last_metrics = self.evaluate(done)
+            self.iter = it + 1
+            self.meter.add(log_vars, data_s=t_loaded - t_end, iter_s=time.perf_counter() - t_end)
+            if self.iter % self.run.log_config.interval == 0 or self.iter == self.max_iters:
+                self.call_hooks("log", self.train_record())
+            self.call_hooks("after_step")
             t_end = time.perf_counter()
-        progress.close()
-        self.json_log.close()
-        self._plot()
-        return last_metrics
-
-    def _plot(self) -> None:
-        """Loss, lr and metric curves as PNG in ``work_dir/plots`` (what ``seglab plot-log`` draws)."""
-        if self.rank != 0 or self.json_log.path is None:
-            return
-        from seglab.cli.plot_log import plot_default, read_log
-
-        paths = plot_default(read_log(self.json_log.path), self.work_dir / "plots")
-        self.logger.info(f"curves: {', '.join(str(p) for p in paths)}")
+        self.call_hooks("after_train")
+        return self.metrics
 
     def run_step(self, it: int, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """One optimisation step on ``batch``; returns the logged values (tensors, no host sync)."""
@@ -290,11 +172,10 @@ class Trainer:
         if not loss.requires_grad:
             raise ConfigError("nothing to optimise: no loss of the model has a loss_name containing 'loss' "
                               f"(logged: {', '.join(log_vars)}). Name losses 'loss_<something>'.")
+        # remember the first iteration whose loss was not finite, on the device
+        self.first_nonfinite = torch.where(torch.isfinite(loss.detach()), self.first_nonfinite,
+                                           torch.clamp(self.first_nonfinite, max=it + 1))
         self.optimizer.zero_grad(set_to_none=True)
-        self._backward_and_step(loss, log_vars)
-        return log_vars
-
-    def _backward_and_step(self, loss: torch.Tensor, log_vars: dict[str, torch.Tensor]) -> None:
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
             if self.grad_clip:
@@ -302,50 +183,42 @@ class Trainer:
                 log_vars["grad_norm"] = self._clip()
             self.scaler.step(self.optimizer)
             self.scaler.update()
-            return
-        loss.backward()
-        if self.grad_clip:
-            log_vars["grad_norm"] = self._clip()
-        self.optimizer.step()
+        else:
+            loss.backward()
+            if self.grad_clip:
+                log_vars["grad_norm"] = self._clip()
+            self.optimizer.step()
+        return log_vars
 
     def _clip(self) -> torch.Tensor:
         params = [p for p in self.model.parameters() if p.requires_grad and p.grad is not None]
         return torch.nn.utils.clip_grad_norm_(params, **self.grad_clip).detach()
 
-    # ------------------------------------------------------------------ logging
-    def _log_start(self) -> None:
-        settings = param_settings(self.model, self.cfg.optimizer)
-        self.logger.info(f"seglab {__version__}, torch {torch.__version__}, device {self.device}, "
-                         f"world size {self.world_size}, seed {self.seed}, "
-                         f"amp {self.amp_dtype}, channels_last {self.channels_last}, "
-                         f"reuse_freed_memory {self.reuse_freed_memory}")
-        self.logger.info("learning rates and weight decay by rule (seglab lr-table shows every parameter):\n"
-                         + format_rule_summary(settings))
-        self.logger.info(f"training iterations {self.start_iter} -> {self.max_iters}, work dir {self.work_dir}")
-        self.json_log.write({"env_info": f"seglab {__version__}, torch {torch.__version__}, {self.device}",
-                             "seed": self.seed, "exp_name": self.cfg.filename and Path(self.cfg.filename).name,
-                             "world_size": self.world_size})
+    def call_hooks(self, point: str, *args: Any) -> None:
+        for hook in self.hooks:
+            getattr(hook, point)(self, *args)
 
-    def _log_train(self, it: int, sums: dict[str, torch.Tensor], count: int, t_iter: float,
-                   t_data: float) -> dict[str, Any]:
-        keys = list(sums)
-        stacked = torch.stack([sums[k].reshape(()) for k in keys]) / count
-        values = dict(zip(keys, sdist.all_reduce_mean(stacked.to(self.device)).tolist()))  # one host sync
-        if not np.isfinite(values["loss"]):
-            raise TrainingDiverged(f"the total loss is not finite at iteration {it}: "
-                                   + ", ".join(f"{k}={v:.4g}" for k, v in values.items())
-                                   + ". Lower optimizer.lr, add optimizer_config.grad_clip, or check the labels.")
-        record: dict[str, Any] = {"mode": "train", "epoch": 1, "iter": it}
-        record.update(self._current_lrs())
-        record.update({"memory": self._memory_mb(), "data_time": t_data / count, "time": t_iter / count})
-        record.update(values)
-        eta = (self.max_iters - it) * (t_iter / count)
-        self.logger.info(format_train_line(it, self.max_iters, {k: v for k, v in record.items()
-                                                                 if k not in ("mode", "epoch", "iter")}, eta))
-        self.json_log.write(record)
-        return record
+    # ------------------------------------------------------------------ what hooks ask for
+    def check_finite(self, values: dict[str, float] | None = None) -> None:
+        """Raise ``TrainingDiverged`` if any step's loss so far was not finite, on any rank."""
+        first = int(sdist.all_reduce_min(self.first_nonfinite.clone()))
+        if first > self.max_iters:
+            return
+        last = f"iter_{self.last_checkpoint[0]}.pth" if self.last_checkpoint else "none"
+        shown = ": " + ", ".join(f"{k}={v:.4g}" for k, v in values.items()) if values else ""
+        raise TrainingDiverged(
+            f"the total loss was not finite at iteration {first} (noticed at iteration {self.iter}){shown}. "
+            f"No checkpoint holds weights from after it (the last one written is {last}). "
+            "Lower optimizer.lr, add optimizer_config.grad_clip, or check the labels.")
 
-    def _current_lrs(self) -> dict[str, float]:
+    def train_record(self) -> dict[str, Any]:
+        """The JSON log's train record of the iterations since the last one (one host sync)."""
+        values, data_s, iter_s = self.meter.pop(self.device)
+        self.check_finite(values)
+        return {"mode": "train", "epoch": 1, "iter": self.iter, **self.current_lrs(),
+                "memory": self._memory_mb(), "data_time": data_s, "time": iter_s, **values}
+
+    def current_lrs(self) -> dict[str, float]:
         """``lr`` of the first group (0.x's key) and ``lr_<rule>`` of every group, e.g.
         ``lr_default`` and ``lr_head`` for ``custom_keys={'head': ...}``."""
         groups = self.optimizer.param_groups
@@ -357,63 +230,46 @@ class Trainer:
                 lrs[key if key not in lrs else f"{key}_{i}"] = group["lr"]
         return lrs
 
+    def run_info(self) -> dict[str, Any]:
+        """What the run is: logged at the start and written as the JSON log's first line."""
+        self.logger.info(f"seglab {__version__}, torch {torch.__version__}, device {self.device}, "
+                         f"world size {self.world_size}, seed {self.seed}, amp {self.amp_dtype}, "
+                         f"channels_last {self.channels_last}, reuse_freed_memory {self.reuse_freed_memory}")
+        self.logger.info("learning rates and weight decay by rule (seglab lr-table shows every parameter):\n"
+                         + format_rule_summary(param_settings(self.model, self.run.optimizer)))
+        self.logger.info(f"training iterations {self.start_iter} -> {self.max_iters}, work dir {self.work_dir}")
+        return {"env_info": f"seglab {__version__}, torch {torch.__version__}, {self.device}", "seed": self.seed,
+                "exp_name": self.cfg.filename and Path(self.cfg.filename).name, "world_size": self.world_size}
+
     def _memory_mb(self) -> int:
         if self.device.type == "cuda":
             return int(torch.cuda.max_memory_allocated(self.device) / 2**20)
         return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
-    # ------------------------------------------------------------------ evaluation
-    def evaluate(self, it: int) -> dict[str, float]:
+    def evaluate(self) -> dict[str, float]:
+        """Metrics on ``data.val`` now; logged, and given to the hooks."""
         from seglab.engine.evaluator import evaluate_segmentor
 
-        metric = self.eval_cfg.get("metric", "mIoU")
-        summary, table = evaluate_segmentor(self.model, self.val_dataset, metrics=metric, device=self.device,
-                                            amp_dtype=self.amp_dtype, progress=self.show_progress)
+        self.call_hooks("before_eval")
+        self.metrics, table = evaluate_segmentor(
+            self.model, self.val_dataset, metrics=self.run.evaluation.metric, device=self.device,
+            amp_dtype=self.amp_dtype, progress=self.show_progress, workers=self.run.data.loader("val").workers_per_gpu)
         self.train_model.train()
-        self.logger.info(f"evaluation at iteration {it}:\n{table}")
-        record: dict[str, Any] = {"mode": "val", "epoch": 1, "iter": it}
-        record.update(self._current_lrs())
-        record.update(summary)
-        self.json_log.write(record)
-        self._keep_best(it, summary)
-        return summary
-
-    def _keep_best(self, it: int, summary: dict[str, float]) -> None:
-        key = self.eval_cfg.get("save_best")
-        if not key or self.rank != 0:
-            return
-        if key == "auto":
-            key = next(k for k in summary if k != "aAcc") if len(summary) > 1 else "aAcc"
-        if key not in summary:
-            raise ConfigError(f"evaluation.save_best={key!r} is not a computed metric.{did_you_mean(key, summary)} "
-                              f"Computed: {', '.join(k for k in summary if '.' not in k)}")
-        score = summary[key]
-        if self.best_score is not None and not score > self.best_score:
-            return
-        self.best_score = score
-        path = self.work_dir / f"best_{key}_iter_{it}.pth"
-        saved = self.work_dir / f"iter_{it}.pth"
-        if saved.exists():  # evaluation usually follows a checkpoint: link it rather than write it twice
-            tmp = self.work_dir / f".{path.name}.{os.getpid()}"
-            tmp.unlink(missing_ok=True)
-            os.link(saved, tmp)
-            os.replace(tmp, path)
-        else:
-            save_atomic(self._checkpoint(it), path)
-        if self.best_path is not None and self.best_path != path:
-            self.best_path.unlink(missing_ok=True)
-        self.best_path = path
-        self.logger.info(f"new best {key} = {score:.4f}: {path.name}")
+        self.logger.info(f"evaluation at iteration {self.iter}:\n{table}")
+        self.call_hooks("after_eval", self.metrics)
+        self.call_hooks("log", {"mode": "val", "epoch": 1, "iter": self.iter, **self.current_lrs(), **self.metrics})
+        return self.metrics
 
     # ------------------------------------------------------------------ checkpoints
-    def _checkpoint(self, it: int) -> dict[str, Any]:
+    def checkpoint(self, with_optimizer: bool = True) -> dict[str, Any]:
+        """Everything a resumed run needs to continue exactly (and 0.x's ``meta``)."""
         dataset = getattr(self.train_loader.dataset, "dataset", None)
         return {
-            "meta": {"iter": it, "epoch": 1, "seglab_version": __version__, "config": self.cfg.pretty_text,
+            "meta": {"iter": self.iter, "epoch": 1, "seglab_version": __version__, "config": self.cfg.pretty_text,
                      "seed": self.seed, "CLASSES": getattr(dataset, "CLASSES", None),
                      "PALETTE": getattr(dataset, "PALETTE", None), "time": time.asctime()},
             "state_dict": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": self.optimizer.state_dict() if with_optimizer else None,
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
@@ -421,34 +277,20 @@ class Trainer:
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
         }
 
-    def save_checkpoint(self, it: int) -> None:
-        """``iter_N.pth`` and ``latest.pth`` (a link to it), both replaced atomically; rank 0 only."""
-        if self.rank != 0:
-            return
-        path = self.work_dir / f"iter_{it}.pth"
-        save_atomic(self._checkpoint(it), path)
-        latest = self.work_dir / "latest.pth"
-        tmp = self.work_dir / f".latest.pth.{os.getpid()}"
-        tmp.unlink(missing_ok=True)
-        os.symlink(path.name, tmp)
-        os.replace(tmp, latest)
-        keep = int(self.ckpt_cfg.get("max_keep_ckpts", -1))
-        if keep > 0:
-            for old in range(it - keep * int(self.ckpt_cfg["interval"]), 0, -int(self.ckpt_cfg["interval"])):
-                (self.work_dir / f"iter_{old}.pth").unlink(missing_ok=True)
+    def save_checkpoint(self, path: Path, *, with_optimizer: bool = True) -> None:
+        """On every rank: check that no loss was non-finite; then rank 0 writes ``path`` atomically."""
+        self.check_finite()
+        if self.rank == 0:
+            ckpt = self.checkpoint(with_optimizer)
+            self.call_hooks("before_save_checkpoint", ckpt)
+            save_atomic(ckpt, path)
+        self.last_checkpoint = (self.iter, path)
 
-    def _resume_path(self, resume_from: str | None, auto_resume: bool) -> str | None:
-        if resume_from:
-            return str(resume_from)
-        latest = self.work_dir / "latest.pth"
-        if auto_resume and latest.exists():
-            return str(latest)
-        return None
-
-    def _resume(self, path: str) -> None:
+    def resume(self, path: str) -> None:
+        """Continue from a training checkpoint: weights, optimizer, schedule, scaler, RNGs, iteration."""
         ckpt = read_checkpoint(path)
         for key in ("state_dict", "optimizer", "meta"):
-            if key not in ckpt:
+            if not ckpt.get(key):
                 raise CheckpointError(f"resume_from: {path} has no {key!r}; it is not a training checkpoint "
                                       "(use load_from / --load-from to start from its weights)")
         load_checkpoint(self.model, ckpt["state_dict"], strict=True, name=path)
@@ -464,29 +306,48 @@ class Trainer:
             torch.random.set_rng_state(rng["torch"])
             if rng.get("cuda") is not None and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(rng["cuda"])
-        self.start_iter = int(ckpt["meta"]["iter"])
+        self.start_iter = self.iter = int(ckpt["meta"]["iter"])
+        self.call_hooks("after_load_checkpoint", ckpt)
+        restored = {*_CHECKPOINT_KEYS, *(k for h in self.hooks for k in h.checkpoint_keys)}
+        unused = [k for k in ckpt if k not in restored]
+        if unused:
+            self.logger.warning(f"resume_from: {path} holds {', '.join(unused)}, which no part of this run restores "
+                                "(written by a hook this config does not have?)")
         self.logger.info(f"resumed from {path} at iteration {self.start_iter}")
 
+    def _resume_path(self) -> str | None:
+        if self.run.resume_from:
+            return str(self.run.resume_from)
+        latest = self.checkpoint_dir / "latest.pth"
+        return str(latest) if self.run.auto_resume and latest.exists() else None
+
     # ------------------------------------------------------------------ setup helpers
-    def _pick_device(self) -> torch.device:
-        wanted = self.cfg.get("device")
+    def _build_model(self, run: RunConfig) -> nn.Module:
+        model = MODELS.build(self.cfg.model, key="model")
+        if not run.resume_from and not run.load_from:
+            model.init_weights()
+        if run.load_from and not run.resume_from:
+            load_checkpoint(model, run.load_from)
+        model.to(self.device)
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+        return model
+
+    @staticmethod
+    def _pick_device(wanted: str | None) -> torch.device:
         if wanted:
             return torch.device(wanted)
         if torch.cuda.is_available():
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         return torch.device("cpu")
 
-    @staticmethod
-    def _max_iters(cfg: Mapping) -> int:
-        runner = cfg.get("runner") or {}
-        runner_type = runner.get("type", "IterBasedRunner")
-        if runner_type != "IterBasedRunner":
-            raise ConfigError(f"runner.type={runner_type!r}: seglab trains by iterations; use "
-                              "runner=dict(type='IterBasedRunner', max_iters=N)")
-        max_iters = runner.get("max_iters", cfg.get("total_iters"))
-        if not isinstance(max_iters, int) or max_iters < 1:
-            raise ConfigError(f"runner.max_iters must be a positive integer, got {max_iters!r}")
-        return max_iters
+    def _configure_backends(self, run: RunConfig) -> None:
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = run.cudnn_benchmark and not run.deterministic
+        if run.opencv_num_threads is not None:
+            import cv2
+
+            cv2.setNumThreads(run.opencv_num_threads)
 
     def _resolve_seed(self, seed: int | None) -> int:
         if seed is None:
@@ -496,28 +357,12 @@ class Trainer:
                 seed = int(sdist.all_reduce_sum(t).item())
         return int(seed)
 
-    @staticmethod
-    def _grad_clip(optimizer_config: Mapping) -> dict | None:
-        allowed = {"grad_clip", "type", "detect_anomalous_params"}
-        for key in optimizer_config:
-            if key not in allowed:
-                raise ConfigError(f"optimizer_config: unknown key {key!r}.{did_you_mean(key, allowed)} "
-                                  f"Accepted keys: {', '.join(sorted(allowed))}")
-        clip = optimizer_config.get("grad_clip")
-        if not clip:
-            return None
-        unknown = set(clip) - {"max_norm", "norm_type"}
-        if unknown or "max_norm" not in clip:
-            raise ConfigError("optimizer_config.grad_clip must be dict(max_norm=..., norm_type=2), "
-                              f"got {dict(clip)!r}")
-        return {"max_norm": float(clip["max_norm"]), "norm_type": float(clip.get("norm_type", 2))}
-
     def _wrap(self, model: nn.Module) -> nn.Module:
         if self.world_size > 1:
             model = DistributedDataParallel(
                 model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                find_unused_parameters=bool(self.cfg.get("find_unused_parameters", False)))
-        if self.cfg.get("compile", False):
+                find_unused_parameters=self.run.find_unused_parameters)
+        if self.run.compile:
             model = torch.compile(model)
         return model
 
@@ -532,31 +377,25 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
-    @staticmethod
-    def _every(done: int, interval: int | None) -> bool:
-        return bool(interval) and done % int(interval) == 0
-
     def _train_loader(self) -> torch.utils.data.DataLoader:
-        from seglab.data import build_dataset, collate, worker_init
+        from seglab.data import build_dataloader, build_dataset
+        from seglab.data.loader import warn_more_workers_than_cpus
 
-        data_cfg = self.cfg.data
-        dataset = build_dataset(data_cfg.train)
-        spg = int(data_cfg.get("samples_per_gpu", 2))
-        workers = int(data_cfg.get("workers_per_gpu", 2))
-        warn_more_workers_than_cpus(workers)
+        dataset = build_dataset(self.run.data.split("train"), key="data.train")
+        options = self.run.data.loader("train")
+        warn_more_workers_than_cpus(options.workers_per_gpu)
         sampler = TrainStreamSampler(len(dataset), self.seed, self.rank, self.world_size,
-                                     start=self.start_iter * spg)
-        return torch.utils.data.DataLoader(
-            SeededSamples(dataset), batch_size=spg, sampler=sampler, num_workers=workers,
-            collate_fn=collate, worker_init_fn=worker_init, persistent_workers=workers > 0,
-            pin_memory=self.device.type == "cuda", drop_last=False,
-            # its own generator: starting the workers must not draw from the global RNG (dropout),
-            # or a resumed run would diverge from an unbroken one
-            generator=torch.Generator().manual_seed(self.seed))
+                                     start=self.start_iter * options.samples_per_gpu, shuffle=options.shuffle)
+        # the loader's own generator: starting the workers must not draw from the global RNG
+        # (dropout), or a resumed run would diverge from an unbroken one
+        return build_dataloader(
+            SeededSamples(dataset), options.samples_per_gpu, options.workers_per_gpu, sampler=sampler, seed=self.seed,
+            persistent_workers=options.persistent_workers, multiprocessing_context=self.run.mp_start_method,
+            pin_memory=self.device.type == "cuda" if options.pin_memory is None else options.pin_memory)
 
     def _val_dataset(self):
         from seglab.data import build_dataset
 
-        if not self.eval_cfg.get("interval") or "val" not in self.cfg.data:
+        if not self.run.evaluates:
             return None
-        return build_dataset(self.cfg.data.val, default_args={"test_mode": True})
+        return build_dataset(self.run.data.val, default_args={"test_mode": True}, key="data.val")

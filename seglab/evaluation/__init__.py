@@ -2,6 +2,7 @@
 from seglab.evaluation.metrics import (
     METRICS,
     MetricAccumulator,
+    check_metrics,
     eval_metrics,
     f_score,
     format_class_table,
@@ -19,6 +20,7 @@ from seglab.evaluation.visualize import colorize, default_palette, overlay, save
 __all__ = [
     "METRICS",
     "MetricAccumulator",
+    "check_metrics",
     "colorize",
     "default_palette",
     "eval_metrics",

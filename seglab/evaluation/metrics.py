@@ -103,11 +103,12 @@ def total_intersect_and_union(results: Iterable[ArrayLike], gt_seg_maps: Iterabl
 
 
 # --------------------------------------------------------------------------- areas -> metrics
-def _check_metrics(metrics: str | Sequence[str]) -> list[str]:
+def check_metrics(metrics: str | Sequence[str], key: str = "metric") -> list[str]:
+    """``metrics`` as a list, each one of ``METRICS``; else a ``ConfigError`` naming ``key``."""
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     for m in metrics:
         if m not in METRICS:
-            raise ConfigError(f"metric {m!r} is not supported.{did_you_mean(str(m), METRICS)} "
+            raise ConfigError(f"{key}: {m!r} is not supported.{did_you_mean(str(m), METRICS)} "
                               f"Use one of {', '.join(METRICS)} (or a list of them)")
     return metrics
 
@@ -137,7 +138,7 @@ def total_area_to_metrics(total_area_intersect: ArrayLike, total_area_union: Arr
         ``aAcc`` (a 0-d array) and, per metric, per-class float64 arrays: ``IoU`` and ``Acc`` for
         mIoU, ``Dice`` and ``Acc`` for mDice, ``Fscore``, ``Precision``, ``Recall`` for mFscore.
     """
-    metrics = _check_metrics(metrics)
+    metrics = check_metrics(metrics)
     inter, union, pred_area, label_area = (_as_float_tensor(a) for a in (
         total_area_intersect, total_area_union, total_area_pred_label, total_area_label))
     ret: OrderedDict[str, torch.Tensor] = OrderedDict(aAcc=inter.sum() / label_area.sum())
@@ -164,7 +165,7 @@ def eval_metrics(results: Iterable[ArrayLike], gt_seg_maps: Iterable[ArrayLike],
                  label_map: Mapping[int, int] | None = None, reduce_zero_label: bool = False,
                  beta: float = 1) -> OrderedDict[str, np.ndarray]:
     """Metrics of predictions against labels (0.x's ``eval_metrics``)."""
-    metrics = _check_metrics(metrics)
+    metrics = check_metrics(metrics)
     areas = total_intersect_and_union(results, gt_seg_maps, num_classes, ignore_index,
                                       label_map=label_map, reduce_zero_label=reduce_zero_label)
     return total_area_to_metrics(*areas, metrics=metrics, nan_to_num=nan_to_num, beta=beta)
@@ -173,7 +174,7 @@ def eval_metrics(results: Iterable[ArrayLike], gt_seg_maps: Iterable[ArrayLike],
 def pre_eval_to_metrics(pre_eval_results: Iterable[Sequence[ArrayLike]], metrics: str | Sequence[str] = ("mIoU",),
                         nan_to_num: float | None = None, beta: float = 1) -> OrderedDict[str, np.ndarray]:
     """Metrics from per-image area tuples (what ``dataset.pre_eval`` returns), as in 0.x."""
-    metrics = _check_metrics(metrics)
+    metrics = check_metrics(metrics)
     pre_eval_results = list(pre_eval_results)
     if not pre_eval_results:
         raise DataError("pre_eval_to_metrics got no results: evaluate at least one image")

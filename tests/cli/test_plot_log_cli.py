@@ -45,7 +45,7 @@ def test_default_figures_from_newest_log(tmp_path, capsys):
 
 
 def test_series_selection(tmp_path):
-    from seglab.cli.plot_log import _is_lr, _is_summary_metric, collect, read_log
+    from seglab.evaluation.curves import _is_lr, _is_summary_metric, collect, read_log
 
     records = read_log(_write_log(tmp_path / "x.log.json"))
     assert len(records) == 6  # the header line is skipped

@@ -104,7 +104,7 @@ def build_trainer(config_path, work_dir, options: dict) -> Trainer:
 
 @pytest.mark.parametrize("trick", list(TRICKS))
 def test_a_training_step_never_syncs(trick, small_config, tmp_path, monkeypatch):
-    monkeypatch.setattr("seglab.engine.trainer.cpu_has_fast_bfloat16", lambda: True)  # bf16 path on any CPU
+    monkeypatch.setattr("seglab.engine.amp.cpu_has_fast_bfloat16", lambda: True)  # bf16 path on any CPU
     trainer = build_trainer(small_config(max_iters=4, eval_interval=0, ckpt_interval=0), tmp_path, TRICKS[trick])
     batch = next(iter(trainer.train_loader))
     trainer.run_step(0, batch)  # first-call work (lazy init) is not the steady state

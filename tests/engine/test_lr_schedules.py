@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from seglab.engine.optimizer import build_optimizer
-from seglab.engine.schedules import CosineAnnealing, LrScheduler, build_lr_scheduler
+from seglab.engine.schedules import CosineAnnealing, LrScheduler, build_lr_schedule
 from seglab.errors import CheckpointError, ConfigError
 
 
@@ -17,7 +17,7 @@ def sgd(lr: float = 1.0) -> torch.optim.Optimizer:
 
 
 def lrs(lr_config: dict, iterations: list[int], lr: float = 1.0, max_iters: int = 100) -> list[float]:
-    scheduler = build_lr_scheduler(lr_config, sgd(lr), max_iters)
+    scheduler = LrScheduler(sgd(lr), build_lr_schedule(lr_config, max_iters))
     return [scheduler.lr_at(i, lr) for i in iterations]
 
 
@@ -56,7 +56,8 @@ def test_min_lr_is_one_absolute_floor_and_each_group_keeps_its_multiplier():
     optimizer = build_optimizer(model, dict(type="SGD", lr=0.01, paramwise_cfg=dict(custom_keys={
         "0.": dict(lr_mult=0.0), "1.": dict(lr_mult=10.0)})))
     assert [g["lr"] for g in optimizer.param_groups] == [0.0, 0.1, 0.01]
-    scheduler = build_lr_scheduler(dict(policy="poly", power=0.9, min_lr=1e-4, by_epoch=False), optimizer, 1000)
+    scheduler = LrScheduler(optimizer, build_lr_schedule(dict(policy="poly", power=0.9, min_lr=1e-4, by_epoch=False),
+                                                         1000))
     decay = 0.5 ** 0.9
     scheduler.step(500)
     assert [g["lr"] for g in optimizer.param_groups] == pytest.approx(
@@ -72,8 +73,8 @@ def test_state_dict_round_trip_restores_initial_lrs_and_the_current_lr():
         model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
         optimizer = build_optimizer(model, dict(type="SGD", lr=0.1, paramwise_cfg=dict(
             custom_keys={"1.": dict(lr_mult=3.0)})))
-        return optimizer, build_lr_scheduler(dict(policy="poly", power=0.9, warmup="exp", warmup_iters=5),
-                                             optimizer, 50)
+        return optimizer, LrScheduler(optimizer, build_lr_schedule(
+            dict(policy="poly", power=0.9, warmup="exp", warmup_iters=5), 50))
 
     optimizer, scheduler = make()
     scheduler.step(3)
@@ -85,19 +86,19 @@ def test_state_dict_round_trip_restores_initial_lrs_and_the_current_lr():
     assert [g["lr"] for g in fresh_optimizer.param_groups] == [g["lr"] for g in optimizer.param_groups]
     assert [g["initial_lr"] for g in fresh_optimizer.param_groups] == pytest.approx([0.1, 0.3])
 
-    one_group = build_lr_scheduler(dict(policy="fixed"), sgd(), 50)
+    one_group = LrScheduler(sgd(), build_lr_schedule(dict(policy="fixed"), 50))
     with pytest.raises(CheckpointError, match="2 param groups, the optimizer has 1"):
         one_group.load_state_dict(state)
 
 
 def test_policy_names_follow_mmcv_and_aliases():
-    poly = build_lr_scheduler(dict(policy="Poly"), sgd(), 10)  # mmcv title-cases lower-case names
+    poly = LrScheduler(sgd(), build_lr_schedule(dict(policy="Poly"), 10))  # mmcv title-cases lower-case names
     assert poly.lr_at(5, 1.0) == pytest.approx(0.5)
-    assert isinstance(build_lr_scheduler(dict(policy="cosine", min_lr=0.0), sgd(), 10).policy, CosineAnnealing)
+    assert isinstance(build_lr_schedule(dict(policy="cosine", min_lr=0.0), 10).policy, CosineAnnealing)
 
 
 def test_lr_at_rejects_iterations_outside_the_schedule():
-    scheduler = build_lr_scheduler(dict(policy="poly"), sgd(), 10)
+    scheduler = LrScheduler(sgd(), build_lr_schedule(dict(policy="poly"), 10))
     with pytest.raises(ValueError, match=r"iteration 11 is outside the schedule \[0, 10\]"):
         scheduler.lr_at(11, 1.0)
 
@@ -120,9 +121,9 @@ def test_lr_at_rejects_iterations_outside_the_schedule():
 ])
 def test_config_errors(lr_config, message):
     with pytest.raises(ConfigError, match=message):
-        build_lr_scheduler(lr_config, sgd(), 100)
+        LrScheduler(sgd(), build_lr_schedule(lr_config, 100))
 
 
 def test_max_iters_must_be_positive():
     with pytest.raises(ConfigError, match="runner.max_iters must be a positive integer"):
-        build_lr_scheduler(dict(policy="poly"), sgd(), 0)
+        LrScheduler(sgd(), build_lr_schedule(dict(policy="poly"), 0))

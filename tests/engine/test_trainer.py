@@ -12,7 +12,8 @@ import torch
 from seglab.cli import main
 from seglab.config import Config
 from seglab.engine import Trainer
-from seglab.engine.trainer import resolve_amp
+from seglab.engine.amp import resolve_amp
+from seglab.engine.run_config import parse_run_config
 from seglab.errors import ConfigError
 
 
@@ -67,7 +68,7 @@ def test_unknown_top_level_key_warns_with_suggestion(small_config, tmp_path):
 
 
 def test_more_workers_than_cpus_is_one_warning_that_names_the_key(small_config, tmp_path):
-    from seglab.engine.trainer import usable_cpus
+    from seglab.data.loader import usable_cpus
 
     cpus = usable_cpus()
     if cpus > 8:
@@ -84,7 +85,7 @@ def test_more_workers_than_cpus_is_one_warning_that_names_the_key(small_config, 
 
 def test_bfloat16_autocast_and_channels_last_train(small_config, tmp_path, monkeypatch):
     # bf16 kernels exist on AVX-512/AMX CPUs; pretend so here to run the bf16 path on any CPU.
-    monkeypatch.setattr("seglab.engine.trainer.cpu_has_fast_bfloat16", lambda: True)
+    monkeypatch.setattr("seglab.engine.amp.cpu_has_fast_bfloat16", lambda: True)
     config = small_config(max_iters=2, eval_interval=2, log_interval=1)
     work_dir = tmp_path / "bf16"
     assert main(["train", str(config), "--work-dir", str(work_dir), "--no-progress", "--cfg-options",
@@ -95,22 +96,27 @@ def test_bfloat16_autocast_and_channels_last_train(small_config, tmp_path, monke
 
 
 def test_bfloat16_falls_back_to_fp32_on_cpus_without_bf16(monkeypatch, caplog):
-    monkeypatch.setattr("seglab.engine.trainer.cpu_has_fast_bfloat16", lambda: False)
+    monkeypatch.setattr("seglab.engine.amp.cpu_has_fast_bfloat16", lambda: False)
     with caplog.at_level("WARNING", logger="seglab"):
-        assert resolve_amp({"amp": {"dtype": "bfloat16"}}, torch.device("cpu")) == (None, False)
+        assert amp_of({"amp": {"dtype": "bfloat16"}}, torch.device("cpu")) == (None, False)
     assert "no native bfloat16 support" in caplog.text
 
 
+def amp_of(cfg: dict, device: torch.device) -> tuple:
+    return resolve_amp(parse_run_config(cfg, need_max_iters=False), device)
+
+
 def test_amp_settings_resolve_like_0x(monkeypatch):
-    monkeypatch.setattr("seglab.engine.trainer.cpu_has_fast_bfloat16", lambda: True)
+    monkeypatch.setattr("seglab.engine.amp.cpu_has_fast_bfloat16", lambda: True)
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert resolve_amp({}, cpu) == (None, False)
-    assert resolve_amp({"fp16": {"loss_scale": 512.0}}, cpu) == (torch.bfloat16, False)
-    assert resolve_amp({"fp16": {"loss_scale": 512.0}}, cuda) == (torch.float16, True)
-    assert resolve_amp({"amp": {"dtype": "bfloat16"}}, cuda) == (torch.bfloat16, False)
-    assert resolve_amp({"amp": {"dtype": "float16", "enabled": False}}, cuda) == (None, False)
-    with pytest.raises(ConfigError, match="Did you mean 'dtype'"):
-        resolve_amp({"amp": {"dtyp": "bfloat16"}}, cpu)
+    assert amp_of({}, cpu) == (None, False)
+    assert amp_of({"fp16": {"loss_scale": 512.0}}, cpu) == (torch.bfloat16, False)
+    assert amp_of({"fp16": {"loss_scale": 512.0}}, cuda) == (torch.float16, True)
+    assert amp_of({"optimizer_config": {"type": "Fp16OptimizerHook", "loss_scale": 512.0}}, cuda) == (torch.float16, True)
+    assert amp_of({"amp": {"dtype": "bfloat16"}}, cuda) == (torch.bfloat16, False)
+    assert amp_of({"amp": {"dtype": "float16", "enabled": False}}, cuda) == (None, False)
+    with pytest.raises(ConfigError, match="amp: AmpConfig does not take the key 'dtyp'. Did you mean 'dtype'"):
+        amp_of({"amp": {"dtyp": "bfloat16"}}, cpu)
 
 
 def test_diverging_loss_stops_with_the_values(small_config, tmp_path, capsys):
@@ -118,7 +124,7 @@ def test_diverging_loss_stops_with_the_values(small_config, tmp_path, capsys):
     code = main(["train", str(config), "--work-dir", str(tmp_path / "nan"), "--no-progress",
                  "--cfg-options", "optimizer.lr=1e30"])
     err = capsys.readouterr().err
-    assert code == 1 and "loss is not finite" in err and "decode.loss_ce=" in err
+    assert code == 1 and "loss was not finite at iteration 2 (noticed at iteration 2)" in err and "decode.loss_ce=" in err
 
 
 def test_bad_runtime_config_is_a_clear_error(small_config, tmp_path, capsys):
@@ -129,13 +135,14 @@ def test_bad_runtime_config_is_a_clear_error(small_config, tmp_path, capsys):
     assert code == 1 and "grad_clp" in err and "Did you mean 'grad_clip'" in err and "Traceback" not in err
 
 
-def test_unsupported_runtime_settings_are_reported(small_config, tmp_path):
+def test_runtime_settings_without_effect_are_reported(small_config, tmp_path):
     cfg = Config.fromfile(str(small_config(max_iters=1, eval_interval=0)))
-    cfg.log_config.hooks.append(dict(type="TensorboardLoggerHook"))
     cfg.workflow = [("train", 1), ("val", 1)]
+    cfg.evaluation.gpu_collect = True
     Trainer(cfg, tmp_path / "run", progress=False)
     text = next((tmp_path / "run").glob("*.log")).read_text()
-    assert "'TensorboardLoggerHook' is not supported" in text and "('val', 1) is ignored" in text
+    assert "the ('val', n) phase has no effect in seglab" in text
+    assert "evaluation.gpu_collect=True has no effect in seglab: the per-class areas are summed" in text
 
 
 def test_a_model_without_loss_names_is_a_config_error(small_config, tmp_path, capsys):

@@ -18,13 +18,12 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from seglab.data.io import check_file_client_args
-from seglab.data.transforms.compose import Compose, config_error
+from seglab.data.transforms.compose import Compose
+from seglab.registry import config_error
 from seglab.errors import ConfigError, DataError
 from seglab.registry import DATASETS, TRANSFORMS, did_you_mean
 
 _log = logging.getLogger(__name__)
-
-METRICS = ("mIoU", "mDice", "mFscore")
 
 
 def _under(root: str | None, path: str | None) -> str | None:
@@ -256,13 +255,9 @@ class CustomDataset(Dataset):
             metric: ``'mIoU'``, ``'mDice'``, ``'mFscore'`` or a list of them.
             logger: where the per-class table goes (default the ``seglab`` logger; ``'silent'``: nowhere).
         """
-        from seglab.evaluation import pre_eval_to_metrics, summarize
+        from seglab.evaluation import check_metrics, pre_eval_to_metrics, summarize
 
-        metrics = [metric] if isinstance(metric, str) else list(metric)
-        for m in metrics:
-            if m not in METRICS:
-                raise ConfigError(f"evaluation.metric: {m!r} is not supported.{did_you_mean(m, METRICS)} "
-                                  f"Use {', '.join(METRICS)} or a list of them")
+        metrics = check_metrics(metric, key="evaluation.metric")
         if results and isinstance(results[0], np.ndarray):
             results = [self.pre_eval(pred, i)[0] for i, pred in enumerate(results)]
         if not results:

@@ -10,7 +10,7 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-from seglab.data.transforms.compose import config_error
+from seglab.registry import config_error
 from seglab.registry import DATASETS
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from seglab.data.datasets.custom import CustomDataset
-from seglab.data.transforms.compose import config_error
+from seglab.registry import config_error
 from seglab.registry import DATASETS
 
 

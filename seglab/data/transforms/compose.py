@@ -8,14 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from seglab.errors import ConfigError
-from seglab.registry import TRANSFORMS, current_build_path
-
-
-def config_error(message: str) -> ConfigError:
-    """A ConfigError prefixed with the config path being built (``data.train.pipeline.3``)."""
-    path = current_build_path()
-    return ConfigError(f"{path}: {message}" if path else message)
+from seglab.registry import TRANSFORMS, config_error
 
 
 def build_transforms(transforms: Sequence[Mapping | Callable], key: str) -> list[Callable]:

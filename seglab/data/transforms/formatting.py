@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from seglab.data.transforms.compose import config_error
+from seglab.registry import config_error
 from seglab.errors import ConfigError
 from seglab.registry import TRANSFORMS
 

@@ -12,7 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from seglab.data.transforms.compose import config_error
+from seglab.registry import config_error
 from seglab.registry import TRANSFORMS
 
 Scale = tuple[int, int]

@@ -10,7 +10,8 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from seglab.data.transforms.compose import Compose, build_transforms, config_error
+from seglab.data.transforms.compose import Compose, build_transforms
+from seglab.registry import config_error
 from seglab.data.transforms.geometric import as_scale_list
 from seglab.registry import TRANSFORMS
 

@@ -133,10 +133,6 @@ class EncoderDecoder(nn.Module):
         return self.neck is not None
 
     @property
-    def with_decode_head(self) -> bool:
-        return True
-
-    @property
     def with_auxiliary_head(self) -> bool:
         return self.auxiliary_head is not None
 

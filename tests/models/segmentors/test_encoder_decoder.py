@@ -66,7 +66,7 @@ def meta(ori_shape, img_shape=None, flip=False, direction="horizontal") -> dict:
 def test_attributes_come_from_the_decode_head():
     model = build()
     assert (model.num_classes, model.out_channels, model.align_corners) == (3, 3, False)
-    assert model.with_decode_head and not model.with_neck and not model.with_auxiliary_head
+    assert not model.with_neck and not model.with_auxiliary_head
     assert model.test_cfg == {"mode": "whole"}
 
 
