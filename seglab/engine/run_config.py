@@ -56,16 +56,11 @@ def _no_effect(why: str, default: Any = None) -> Any:
 # --------------------------------------------------------------------------- sections
 @dataclass(frozen=True)
 class Runner:
-    """``runner``: seglab trains by iterations.
-
-    Args:
-        type: only ``'IterBasedRunner'``.
-        max_iters: number of training iterations.
-    """
+    """``runner``: seglab trains by iterations."""
 
     type: Literal["IterBasedRunner"] = field(default="IterBasedRunner", metadata={
         "help": "seglab trains by iterations: runner=dict(type='IterBasedRunner', max_iters=N)"})
-    max_iters: int | None = None
+    max_iters: int | None = None  # number of training iterations
 
 
 @dataclass(frozen=True)
@@ -78,19 +73,12 @@ class GradClip:
 
 @dataclass(frozen=True)
 class OptimizerHookConfig:
-    """``optimizer_config``.
+    """``optimizer_config``."""
 
-    Args:
-        type: ``'OptimizerHook'``, or ``'Fp16OptimizerHook'`` (the same as ``fp16=dict(loss_scale=...)``).
-        grad_clip: gradient clipping, or None.
-        loss_scale: ``Fp16OptimizerHook``'s initial loss scale (or ``'dynamic'``).
-        detect_anomalous_params: accepted for 0.x configs.
-        distributed: accepted for 0.x configs.
-    """
-
+    # ``'OptimizerHook'``, or ``'Fp16OptimizerHook'`` (the same as ``fp16=dict(loss_scale=...)``).
     type: Literal["OptimizerHook", "Fp16OptimizerHook"] = "OptimizerHook"
-    grad_clip: GradClip | None = None
-    loss_scale: float | Literal["dynamic"] = 512.0
+    grad_clip: GradClip | None = None  # gradient clipping, or None
+    loss_scale: float | Literal["dynamic"] = 512.0  # ``Fp16OptimizerHook``'s initial loss scale (or ``'dynamic'``)
     detect_anomalous_params: bool = _no_effect("DDP reports unused parameters itself "
                                                "(set find_unused_parameters=True)", False)
     distributed: bool = _no_effect("the gradient scaler works the same in one or many processes", True)
@@ -98,52 +86,30 @@ class OptimizerHookConfig:
 
 @dataclass(frozen=True)
 class CheckpointConfig:
-    """``checkpoint_config``: when ``iter_N.pth`` is written and how many are kept.
+    """``checkpoint_config``: when ``iter_N.pth`` is written and how many are kept."""
 
-    Args:
-        interval: write every ``interval`` iterations (-1: only the last, with ``save_last``).
-        by_epoch: must be False (iteration-based training).
-        max_keep_ckpts: keep only the newest N periodic checkpoints (-1: all).
-        save_optimizer: include the optimizer state (needed to resume).
-        save_last: also write a checkpoint at the last iteration.
-        out_dir: where to write them (default: the work dir).
-        create_symlink: keep ``latest.pth`` pointing at the newest one.
-        sync_buffer: average buffers (BN statistics) across processes before writing.
-    """
-
-    interval: int = -1
+    interval: int = -1  # write every ``interval`` iterations (-1: only the last, with ``save_last``)
     by_epoch: Literal[False] = field(default=False, metadata={"help": "seglab trains by iterations"})
-    max_keep_ckpts: int = -1
-    save_optimizer: bool = True
-    save_last: bool = True
-    out_dir: str | None = None
-    create_symlink: bool = True
-    sync_buffer: bool = False
+    max_keep_ckpts: int = -1  # keep only the newest N periodic checkpoints (-1: all)
+    save_optimizer: bool = True  # include the optimizer state (needed to resume)
+    save_last: bool = True  # also write a checkpoint at the last iteration
+    out_dir: str | None = None  # where to write them (default: the work dir)
+    create_symlink: bool = True  # keep ``latest.pth`` pointing at the newest one
+    sync_buffer: bool = False  # average buffers (BN statistics) across processes before writing
 
 
 @dataclass(frozen=True)
 class EvaluationConfig:
-    """``evaluation``: validation on ``data.val`` during training.
+    """``evaluation``: validation on ``data.val`` during training."""
 
-    Args:
-        interval: evaluate every ``interval`` iterations (0: never), and after the last one.
-        metric: ``'mIoU'``, ``'mDice'``, ``'mFscore'`` or a list of them.
-        by_epoch: must be False.
-        save_best: keep ``best_<metric>_iter_N.pth`` for this metric (``'auto'``: the first one).
-        rule: ``'greater'`` or ``'less'`` is better for ``save_best`` (default: from the name).
-        start: first iteration to evaluate at; then every ``interval`` after it.
-        pre_eval: accepted for 0.x configs (seglab always accumulates per-image areas).
-        efficient_test: accepted for 0.x configs.
-        gpu_collect: accepted for 0.x configs.
-    """
-
-    interval: int = 1
-    metric: str | list[str] = "mIoU"
+    interval: int = 1  # evaluate every ``interval`` iterations (0: never), and after the last one
+    metric: str | list[str] = "mIoU"  # ``'mIoU'``, ``'mDice'``, ``'mFscore'`` or a list of them
     by_epoch: Literal[False] = field(default=False, metadata={"help": "seglab trains by iterations"})
-    save_best: str | None = None
+    save_best: str | None = None  # keep ``best_<metric>_iter_N.pth`` for this metric (``'auto'``: the first one)
+    # which is better for save_best (default: 'less' for a name containing 'loss')
     rule: Literal["greater", "less"] | None = None
-    start: int | None = None
-    pre_eval: bool = True
+    start: int | None = None  # first iteration to evaluate at; then every ``interval`` after it
+    pre_eval: bool = True  # accepted for 0.x configs (seglab always accumulates per-image areas)
     efficient_test: bool = _no_effect("per-image areas are accumulated, predictions are never stored", False)
     gpu_collect: bool = _no_effect("the per-class areas are summed across processes", False)
 
@@ -164,14 +130,10 @@ class EvaluationConfig:
 
 @dataclass(frozen=True)
 class LogConfig:
-    """``log_config``.
+    """``log_config``."""
 
-    Args:
-        interval: iterations between log lines.
-        hooks: logger hook configs (``TextLoggerHook`` is always on).
-    """
-
-    interval: int = 10
+    interval: int = 10  # iterations between log lines
+    # logger hooks (TextLoggerHook is always on)
     hooks: list[dict] = field(default_factory=lambda: [{"type": "TextLoggerHook"}])
 
 
@@ -189,32 +151,18 @@ class LoaderOptions:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """``data``: the splits and how they are loaded.
+    """``data``: the splits and how they are loaded."""
 
-    Args:
-        samples_per_gpu: training batch size of each process.
-        workers_per_gpu: loader processes of each process (0: load in the main process).
-        shuffle: shuffle the training stream every epoch.
-        persistent_workers: keep loader workers alive for the whole run.
-        pin_memory: pin batches (default: on CUDA).
-        drop_last: accepted for 0.x configs.
-        train: training dataset config.
-        val: validation dataset config.
-        test: test dataset config.
-        train_dataloader: options for the training loader over the ones above.
-        val_dataloader: options for the validation loader.
-        test_dataloader: options for the test loader.
-    """
-
-    samples_per_gpu: int = 2
-    workers_per_gpu: int = 2
-    shuffle: bool = True
-    persistent_workers: bool = True
-    pin_memory: bool | None = None
+    samples_per_gpu: int = 2  # training batch size of each process
+    workers_per_gpu: int = 2  # loader processes of each process (0: load in the main process)
+    shuffle: bool = True  # shuffle the training stream every epoch
+    persistent_workers: bool = True  # keep loader workers alive for the whole run
+    pin_memory: bool | None = None  # pin batches (default: on CUDA)
     drop_last: bool = _no_effect("the training stream is endless and never yields a partial batch", False)
-    train: dict | None = None
-    val: dict | None = None
-    test: dict | None = None
+    train: dict | None = None  # training dataset config
+    val: dict | None = None  # validation dataset config
+    test: dict | None = None  # test dataset config
+    # per-split loader options, over the ones above
     train_dataloader: LoaderOptions = field(default_factory=LoaderOptions)
     val_dataloader: LoaderOptions = field(default_factory=LoaderOptions)
     test_dataloader: LoaderOptions = field(default_factory=LoaderOptions)
@@ -260,16 +208,11 @@ class DistParams:
 
 @dataclass(frozen=True)
 class CustomImports:
-    """``custom_imports``: modules imported before anything is built (they register components).
+    """``custom_imports``: modules imported before anything is built (they register components)."""
 
-    Args:
-        imports: module names (``'my_project.heads'``), importable from the working directory or
-            ``PYTHONPATH``.
-        allow_failed_imports: warn instead of failing when a module cannot be imported.
-    """
-
+    # module names (``'my_project.heads'``), importable from the working directory or ``PYTHONPATH``.
     imports: str | list[str]
-    allow_failed_imports: bool = False
+    allow_failed_imports: bool = False  # warn instead of failing when a module cannot be imported
 
 
 @dataclass(frozen=True)
