@@ -222,6 +222,11 @@ class Registry:
         return f"Registry({self.name!r}, {len(self)} entries: {', '.join(sorted(self._entries))})"
 
 
+def build_from_cfg(cfg: Mapping | None, registry: Registry, default_args: Mapping | None = None) -> Any:
+    """mmcv 1.x's ``build_from_cfg``: ``registry.build(cfg, default_args=default_args)``."""
+    return registry.build(cfg, default_args=default_args)
+
+
 # Models: backbones, necks, heads, segmentors and losses share one namespace, as in 0.x.
 MODELS = Registry("model")
 BACKBONES = NECKS = HEADS = SEGMENTORS = LOSSES = MODELS

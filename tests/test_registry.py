@@ -161,3 +161,10 @@ def test_register_module_in_every_mmcv_form():
 def test_build_takes_mmcv_default_args(registry):
     obj = registry.build({"type": "OHEMPixelSampler", "min_kept": 5}, default_args={"thresh": 0.5, "min_kept": 9})
     assert (obj.thresh, obj.min_kept) == (0.5, 5)
+
+
+def test_build_from_cfg_is_mmcv_s(registry):
+    from seglab.registry import build_from_cfg
+
+    obj = build_from_cfg({"type": "OHEMPixelSampler"}, registry, default_args={"thresh": 0.9})
+    assert obj.thresh == 0.9
