@@ -12,7 +12,8 @@ data and call nothing else. MMSegmentation 0.x checkpoints load as they are, and
 writes nothing else (``capture_rng_state`` gives the RNG streams as lists and tensors). A file
 that imports anything more is refused with a ``CheckpointError`` naming what it imports;
 ``unsafe_load=True`` (``--unsafe-load``, ``checkpoint_unsafe_load=True``) reads such a file in
-full, for files the user trusts.
+full, for files the user trusts. ``read_data_pickle`` applies the same rule to plain pickles of
+data (0.x's ``.pkl`` class weights).
 """
 from __future__ import annotations
 
@@ -151,6 +152,32 @@ def numpy_data_globals() -> list[Any]:
     for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
         entries += [(multiarray._reconstruct, f"{module}._reconstruct"), (multiarray.scalar, f"{module}.scalar")]
     return entries
+
+
+class _DataUnpickler(pickle.Unpickler):
+    """A plain pickle of data: containers, numbers, strings (they need no import) and numpy values."""
+
+    def __init__(self, file: Any) -> None:
+        super().__init__(file)
+        self._allowed = {entry[1] if isinstance(entry, tuple) else f"{entry.__module__}.{entry.__qualname__}":
+                         entry[0] if isinstance(entry, tuple) else entry for entry in numpy_data_globals()}
+
+    def find_class(self, module: str, name: str) -> Any:
+        found = self._allowed.get(f"{module}.{name}")
+        if found is None:
+            raise pickle.UnpicklingError(f"it imports {module}.{name}, which a data file does not need "
+                                         "(unpickling it could run code)")
+        return found
+
+
+def read_data_pickle(path: str | os.PathLike) -> Any:
+    """Unpickle a plain (not ``torch.save``) pickle file of data, refusing any other import.
+
+    For 0.x's ``.pkl`` data files (e.g. ``class_weight``); raises ``pickle.UnpicklingError``
+    naming the import for anything else.
+    """
+    with open(path, "rb") as f:
+        return _DataUnpickler(f).load()
 
 
 def _local_file(path: str | os.PathLike) -> str:

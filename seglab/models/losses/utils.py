@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from seglab.engine.checkpoint import read_data_pickle
 from seglab.errors import ConfigError, DataError
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -116,8 +117,7 @@ def _read_class_weight_file(path: Path) -> object:
     if suffix == ".json":
         return json.loads(path.read_text())
     if suffix in (".pkl", ".pickle"):
-        with path.open("rb") as f:
-            return pickle.load(f)
+        return read_data_pickle(path)  # data only: a pickle that imports code is refused
     # .txt: numbers separated by whitespace and/or commas, one class after another.
     return [float(tok) for tok in path.read_text().replace(",", " ").split()]
 

@@ -42,3 +42,27 @@ def test_get_class_weight_reads_lists_and_files(tmp_path):
 def test_cross_entropy_repr_is_0x_s():
     assert CrossEntropyLoss().extra_repr() == "avg_non_ignore=False"
     assert repr(CrossEntropyLoss(avg_non_ignore=True)) == "CrossEntropyLoss(avg_non_ignore=True)"
+
+
+class RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (exec, (f"open({str(self.marker)!r}, 'w').write('ran')",))
+
+
+def test_pickled_class_weight_is_data_only(tmp_path):
+    import pickle
+
+    import numpy as np
+
+    from seglab.errors import DataError
+
+    (tmp_path / "array.pkl").write_bytes(pickle.dumps(np.array([0.5, 2.0])))
+    assert get_class_weight(str(tmp_path / "array.pkl")) == [0.5, 2.0]
+    marker = tmp_path / "ran"
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps([RunsCode(marker), 1.0]))
+    with pytest.raises(DataError, match=r"evil.pkl.*it imports builtins.exec"):
+        CrossEntropyLoss(class_weight=str(tmp_path / "evil.pkl"))
+    assert not marker.exists()
