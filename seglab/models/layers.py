@@ -203,12 +203,8 @@ class ConvModule(nn.Module):
         self.with_activation = act_cfg is not None
         self.with_bias = (not self.with_norm) if bias == "auto" else bool(bias)
         self.with_explicit_padding = padding_mode in _PADDING_LAYERS
-        if self.with_explicit_padding:
-            self.padding_layer = _PADDING_LAYERS[padding_mode](padding)
-        conv_padding_mode = {} if padding_mode == "zeros" or self.with_explicit_padding else {"padding_mode": padding_mode}
-        self.conv = build_conv_layer(conv_cfg, in_channels, out_channels, kernel_size, stride=stride,
-                                     padding=0 if self.with_explicit_padding else padding, dilation=dilation,
-                                     groups=groups, bias=self.with_bias, **conv_padding_mode)
+        self.conv = self._build_conv(conv_cfg, in_channels, out_channels, kernel_size, stride, padding,
+                                     dilation, groups, padding_mode)
         for name in ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups"):
             setattr(self, name, getattr(self.conv, name))
         if with_spectral_norm:
@@ -220,6 +216,19 @@ class ConvModule(nn.Module):
             self.add_module(self.norm_name, norm)
         self.activate = build_activation_layer(act_cfg, inplace=inplace)
         self.init_weights()
+
+    def _build_conv(self, conv_cfg: LayerCfg, in_channels: int, out_channels: int, kernel_size: int | tuple,
+                    stride: int | tuple, padding: int | tuple, dilation: int | tuple, groups: int,
+                    padding_mode: str) -> nn.Module:
+        """The conv; reflect/replicate padding is a ``padding_layer`` before an unpadded conv (mmcv's layout)."""
+        extra = {}
+        if self.with_explicit_padding:
+            self.padding_layer = _PADDING_LAYERS[padding_mode](padding)
+            padding = 0
+        elif padding_mode != "zeros":  # only then: a custom conv_cfg layer may not take the key
+            extra["padding_mode"] = padding_mode
+        return build_conv_layer(conv_cfg, in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                                dilation=dilation, groups=groups, bias=self.with_bias, **extra)
 
     @property
     def norm(self) -> nn.Module | None:

@@ -66,7 +66,7 @@ def test_training_losses_per_stage_each_refining_the_previous_test_output():
     stage0 = model.decode_head[0](x)
     assert torch.allclose(losses["decode_0.loss_ce"], model.decode_head[0].losses(stage0, gt)["loss_ce"])
     # stage 1 trains on stage 0's output; then runs again in test mode to give stage 2 its input
-    assert torch.allclose(model.decode_head[1].calls[0], stage0) and torch.allclose(model.decode_head[1].calls[1], stage0)
+    assert all(torch.allclose(prev, stage0) for prev in model.decode_head[1].calls)
     stage1 = model.decode_head[1](x, stage0)
     assert torch.allclose(model.decode_head[2].calls[0], stage1)
     stage2 = model.decode_head[2](x, stage1)
