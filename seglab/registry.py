@@ -15,7 +15,7 @@ import contextlib
 import difflib
 import inspect
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from seglab.errors import ConfigError
@@ -154,6 +154,29 @@ class Registry:
 
         return add(obj) if obj is not None else add
 
+    def register_module(self, name: str | Sequence[str] | type | None = None, force: bool = False,
+                        module: Callable | None = None) -> Callable:
+        """mmcv 1.x's spelling of ``register``, so 0.x code registers unchanged.
+
+        ``@REG.register_module()``, ``@REG.register_module(name='X')`` (or a list of names),
+        ``REG.register_module(module=cls)`` and the bare ``@REG.register_module``.
+        """
+        if isinstance(name, type):  # bare decorator: the class came in as `name`
+            return self.register(name, force=force)
+        names = [name] if name is None or isinstance(name, str) else list(name)
+
+        def add(target: Callable) -> Callable:
+            for one in names:
+                self.register(target, name=one, force=force)
+            return target
+
+        return add(module) if module is not None else add
+
+    @property
+    def module_dict(self) -> dict[str, Callable]:
+        """Name -> registered object (a copy; mmcv's attribute name)."""
+        return dict(self._entries)
+
     def get(self, name: str) -> Callable:
         """The component registered as ``name``; a clear error with suggestions otherwise."""
         if name in self._entries:
@@ -161,7 +184,8 @@ class Registry:
         raise ConfigError(f"unknown {self.name} type {name!r}.{did_you_mean(name, self._entries)} "
                           f"Registered {self.name} types: {', '.join(sorted(self._entries))}")
 
-    def build(self, cfg: Mapping | None, *, key: str | None = None, **defaults: Any) -> Any:
+    def build(self, cfg: Mapping | None, *, key: str | None = None, default_args: Mapping | None = None,
+              **defaults: Any) -> Any:
         """Build the component that ``cfg['type']`` names, passing the other keys as arguments.
 
         Args:
@@ -169,9 +193,11 @@ class Registry:
                 ``None`` builds nothing and returns ``None``.
             key: the name of this config inside its parent, for error messages
                 (``'decode_head'``); nested builds join these into a dotted path.
+            default_args: more such defaults, as mmcv's ``build(cfg, default_args=...)`` takes them.
             **defaults: arguments used where ``cfg`` does not set them (e.g. a head's
                 ``context`` for its sampler).
         """
+        defaults = {**(default_args or {}), **defaults}
         if cfg is None:
             return None
         part = key or (str(cfg.get("type")) if isinstance(cfg, Mapping) else self.name)
@@ -204,6 +230,11 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"Registry({self.name!r}, {len(self)} entries: {', '.join(sorted(self._entries))})"
+
+
+def build_from_cfg(cfg: Mapping | None, registry: Registry, default_args: Mapping | None = None) -> Any:
+    """mmcv 1.x's ``build_from_cfg``: ``registry.build(cfg, default_args=default_args)``."""
+    return registry.build(cfg, default_args=default_args)
 
 
 # Models: backbones, necks, heads, segmentors and losses share one namespace, as in 0.x.

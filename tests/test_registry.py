@@ -128,3 +128,43 @@ def test_kwargs_passed_to_the_parent_are_checked_against_its_signature(registry)
 def test_kwargs_that_reach_no_constructor_accept_anything(registry):
     registry.register(_Sink)
     assert registry.build({"type": "_Sink", "anything": 1}).kwargs == {"anything": 1}
+
+
+# ---------------------------------------------------------------- mmcv 1.x spellings
+def test_register_module_in_every_mmcv_form():
+    reg = Registry("widget")
+
+    @reg.register_module()
+    class A:
+        pass
+
+    @reg.register_module
+    class B:
+        pass
+
+    @reg.register_module(name=["C1", "C2"])
+    class C:
+        pass
+
+    class D:
+        pass
+
+    assert reg.register_module(name="Dee", module=D) is D
+    assert reg.get("A") is A and reg.get("B") is B and reg.get("C1") is C and reg.get("C2") is C
+    assert reg.get("Dee") is D and "D" not in reg
+    assert sorted(reg.module_dict) == ["A", "B", "C1", "C2", "Dee"]
+    with pytest.raises(KeyError, match="'A' is already registered"):
+        reg.register_module(name="A", module=D)
+    assert reg.register_module(name="A", force=True, module=D) is D and reg.get("A") is D
+
+
+def test_build_takes_mmcv_default_args(registry):
+    obj = registry.build({"type": "OHEMPixelSampler", "min_kept": 5}, default_args={"thresh": 0.5, "min_kept": 9})
+    assert (obj.thresh, obj.min_kept) == (0.5, 5)
+
+
+def test_build_from_cfg_is_mmcv_s(registry):
+    from seglab.registry import build_from_cfg
+
+    obj = build_from_cfg({"type": "OHEMPixelSampler"}, registry, default_args={"thresh": 0.9})
+    assert obj.thresh == 0.9

@@ -15,6 +15,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
     parser.add_argument("checkpoint", help="checkpoint file (seglab or MMSegmentation 0.x)")
+    parser.add_argument("--unsafe-load", action="store_true",
+                        help="read a checkpoint that imports more than tensors and plain values, unpickling it in "
+                             "full: it can run any code it holds, so only for a file you trust")
     parser.add_argument("images", nargs="+", help="image files or folders of images")
     parser.add_argument("--out", required=True, help="output folder for <name>_mask.png and <name>_overlay.png")
     parser.add_argument("--opacity", type=float, default=0.5, help="overlay opacity (0..1)")
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(args)
     files = image_files(args.images)
-    model = init_segmentor(cfg, args.checkpoint, device=args.device)
+    model = init_segmentor(cfg, args.checkpoint, device=args.device, unsafe_load=args.unsafe_load)
     palette = model.PALETTE if model.PALETTE is not None else default_palette(model.decode_head.num_classes)
     out = Path(args.out)
     for path in tqdm(files, desc="infer", disable=len(files) < 2):

@@ -14,6 +14,9 @@ HELP = "evaluate a checkpoint on the config's test split (metrics, optional over
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
     parser.add_argument("checkpoint", help="checkpoint file (seglab or MMSegmentation 0.x)")
+    parser.add_argument("--unsafe-load", action="store_true",
+                        help="read a checkpoint that imports more than tensors and plain values, unpickling it in "
+                             "full: it can run any code it holds, so only for a file you trust")
     parser.add_argument("--eval", nargs="+", default=None, metavar="METRIC",
                         help="metrics: mIoU, mDice, mFscore (default: the config's evaluation.metric)")
     parser.add_argument("--show-dir", help="write a prediction overlay PNG per image here")
@@ -41,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     dataset_cfg = run.data.split(args.split)
     if args.aug_test:
         use_aug_test(dataset_cfg, args.split)
-    model = init_segmentor(cfg, args.checkpoint)
+    model = init_segmentor(cfg, args.checkpoint, unsafe_load=args.unsafe_load)
     dataset = build_dataset(dataset_cfg, default_args={"test_mode": True}, key=f"data.{args.split}")
     metrics = args.eval or (run.evaluation.metric if run.evaluation else "mIoU")
     summary, table = evaluate_segmentor(model, dataset, metrics=metrics, show_dir=args.show_dir,

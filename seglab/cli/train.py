@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     resume.add_argument("--resume-from", help="training checkpoint to resume (model, optimizer, iteration, RNG)")
     resume.add_argument("--auto-resume", action="store_true", help="resume from WORK_DIR/latest.pth if it exists")
     parser.add_argument("--load-from", help="checkpoint whose weights initialise the model")
+    parser.add_argument("--unsafe-load", action="store_true",
+                        help="read checkpoints in full, which can run code they name: only for files you trust "
+                             "(the config key checkpoint_unsafe_load=True)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: cfg.seed, else random)")
     parser.add_argument("--deterministic", action="store_true", help="deterministic algorithms (reproducible)")
     parser.add_argument("--launcher", choices=["none", "pytorch"], default="none",
@@ -28,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from seglab.engine import Trainer, dist
 
     cfg = config_from_args(args)
+    if args.unsafe_load:
+        cfg.checkpoint_unsafe_load = True
     trainer = Trainer(cfg, args.work_dir, resume_from=args.resume_from, auto_resume=args.auto_resume,
                       load_from=args.load_from, seed=args.seed, deterministic=args.deterministic or None,
                       launcher=args.launcher, progress=not args.no_progress)

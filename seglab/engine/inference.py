@@ -21,9 +21,14 @@ from seglab.registry import MODELS
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 
 
-def init_segmentor(cfg: Mapping, checkpoint: str | None = None, device: str | torch.device | None = None) -> torch.nn.Module:
+def init_segmentor(cfg: Mapping, checkpoint: str | None = None, device: str | torch.device | None = None, *,
+                   unsafe_load: bool = False) -> torch.nn.Module:
     """The config's model with the checkpoint's weights, in eval mode, with ``CLASSES``/``PALETTE``
     (from the checkpoint's meta, else from the test dataset type) and ``cfg`` attached.
+
+    The checkpoint is read with the weights-only loader (``seglab.engine.checkpoint``);
+    ``unsafe_load=True`` (or the config's ``checkpoint_unsafe_load=True``) reads it in full, for a
+    trusted file that imports more (``--unsafe-load``).
 
     Like the trainer, it applies ``reuse_freed_memory`` (default True, process-wide): slide
     inference allocates all windows' activations at once, and without it glibc faults them in
@@ -36,7 +41,7 @@ def init_segmentor(cfg: Mapping, checkpoint: str | None = None, device: str | to
     model = MODELS.build(model_cfg, key="model")
     meta: dict[str, Any] = {}
     if checkpoint is not None:
-        ckpt = read_checkpoint(checkpoint)
+        ckpt = read_checkpoint(checkpoint, unsafe_load=unsafe_load or run.checkpoint_unsafe_load)
         meta = ckpt.get("meta", {}) if isinstance(ckpt, dict) else {}
         load_checkpoint(model, ckpt, name=str(checkpoint))
     model.CLASSES = meta.get("CLASSES") or _dataset_attr(run, "CLASSES")

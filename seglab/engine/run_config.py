@@ -235,7 +235,7 @@ class RunConfig:
     load_from: str | None = None
     resume_from: str | None = None
     auto_resume: bool = False
-    checkpoint_unsafe_load: bool = False
+    checkpoint_unsafe_load: bool = False  # read checkpoints in full (may run code): only for files you trust
     dist_params: DistParams = field(default_factory=DistParams)
     find_unused_parameters: bool = False
     log_level: LOG_LEVELS | int = "INFO"

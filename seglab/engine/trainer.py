@@ -39,7 +39,8 @@ from seglab import __version__
 from seglab.config import Config
 from seglab.engine import dist as sdist
 from seglab.engine.amp import build_grad_scaler, resolve_amp
-from seglab.engine.checkpoint import load_checkpoint, read_checkpoint, save_atomic
+from seglab.engine.checkpoint import (capture_rng_state, load_checkpoint, read_checkpoint, restore_rng_state,
+                                      save_atomic, unsafe_load_allowed)
 from seglab.engine.hooks import HookBase, build_hook, builtin_hooks, in_priority_order
 from seglab.engine.host_memory import apply_reuse_freed_memory
 from seglab.engine.logger import LogMeter, setup_logger
@@ -272,9 +273,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict() if with_optimizer else None,
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-            "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
-                    "torch": torch.random.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+            "rng": capture_rng_state(),
         }
 
     def save_checkpoint(self, path: Path, *, with_optimizer: bool = True) -> None:
@@ -288,7 +287,7 @@ class Trainer:
 
     def resume(self, path: str) -> None:
         """Continue from a training checkpoint: weights, optimizer, schedule, scaler, RNGs, iteration."""
-        ckpt = read_checkpoint(path)
+        ckpt = read_checkpoint(path, unsafe_load=self.run.checkpoint_unsafe_load)
         for key in ("state_dict", "optimizer", "meta"):
             if not ckpt.get(key):
                 raise CheckpointError(f"resume_from: {path} has no {key!r}; it is not a training checkpoint "
@@ -299,13 +298,8 @@ class Trainer:
             self.scheduler.load_state_dict(ckpt["scheduler"])
         if self.scaler is not None and ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
-        rng = ckpt.get("rng") or {}
-        if rng:
-            random.setstate(rng["python"])
-            np.random.set_state(rng["numpy"])
-            torch.random.set_rng_state(rng["torch"])
-            if rng.get("cuda") is not None and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all(rng["cuda"])
+        if ckpt.get("rng"):
+            restore_rng_state(ckpt["rng"])
         self.start_iter = self.iter = int(ckpt["meta"]["iter"])
         self.call_hooks("after_load_checkpoint", ckpt)
         restored = {*_CHECKPOINT_KEYS, *(k for h in self.hooks for k in h.checkpoint_keys)}
@@ -324,10 +318,11 @@ class Trainer:
     # ------------------------------------------------------------------ setup helpers
     def _build_model(self, run: RunConfig) -> nn.Module:
         model = MODELS.build(self.cfg.model, key="model")
-        if not run.resume_from and not run.load_from:
-            model.init_weights()
-        if run.load_from and not run.resume_from:
-            load_checkpoint(model, run.load_from)
+        with unsafe_load_allowed(run.checkpoint_unsafe_load):  # pretrained backbone weights are read here
+            if not run.resume_from and not run.load_from:
+                model.init_weights()
+            if run.load_from and not run.resume_from:
+                load_checkpoint(model, run.load_from)
         model.to(self.device)
         if self.channels_last:
             model.to(memory_format=torch.channels_last)

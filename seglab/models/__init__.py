@@ -1,2 +1,3 @@
-"""Models: backbones, heads, losses, pixel samplers and segmentors, all in ``MODELS``."""
-from seglab.models import backbones, heads, layers, losses, samplers, segmentors  # noqa: F401
+"""Models: backbones, heads, losses, pixel samplers and segmentors, all in ``MODELS``; ``builder`` holds
+0.x's ``build_*`` functions."""
+from seglab.models import backbones, builder, heads, layers, losses, samplers, segmentors, utils  # noqa: F401

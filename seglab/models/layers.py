@@ -154,8 +154,16 @@ def build_conv_layer(cfg: LayerCfg, in_channels: int, out_channels: int, kernel_
 
 
 # ---------------------------------------------------------------- blocks
+_PADDING_LAYERS = {"reflect": nn.ReflectionPad2d, "replicate": nn.ReplicationPad2d}
+
+
 class ConvModule(nn.Module):
     """Conv, then norm, then activation (mmcv's ``ConvModule``; same attribute names).
+
+    Besides its layers (``conv``, the norm under ``norm_name`` such as ``bn``, ``activate``) it
+    exposes mmcv's attributes, which 0.x heads read: ``in_channels``, ``out_channels``,
+    ``kernel_size``, ``stride``, ``padding``, ``dilation``, ``groups`` (the conv's),
+    ``with_norm``, ``with_bias``, ``with_activation``, ``with_explicit_padding``, ``norm``.
 
     Args:
         in_channels: input channels.
@@ -170,37 +178,67 @@ class ConvModule(nn.Module):
         norm_cfg: norm layer config (``None``: no norm).
         act_cfg: activation config (``None``: no activation).
         inplace: in-place activation.
+        with_spectral_norm: wrap the conv in spectral normalisation.
+        padding_mode: ``'zeros'`` or ``'circular'`` (done by the conv), ``'reflect'`` or
+            ``'replicate'`` (a ``padding_layer`` before an unpadded conv, as mmcv).
         order: order of ``'conv'``, ``'norm'``, ``'act'``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple, stride: int | tuple = 1,
                  padding: int | tuple = 0, dilation: int | tuple = 1, groups: int = 1,
                  bias: bool | str = "auto", conv_cfg: LayerCfg = None, norm_cfg: LayerCfg = None,
-                 act_cfg: LayerCfg = "ReLU", inplace: bool = True,
-                 order: tuple[str, str, str] = ("conv", "norm", "act")) -> None:
+                 act_cfg: LayerCfg = "ReLU", inplace: bool = True, with_spectral_norm: bool = False,
+                 padding_mode: str = "zeros", order: tuple[str, str, str] = ("conv", "norm", "act")) -> None:
         super().__init__()
         if sorted(order) != ["act", "conv", "norm"]:
             raise ConfigError(f"ConvModule order must be a permutation of conv, norm, act; got {order}")
+        if padding_mode not in ("zeros", "circular", *_PADDING_LAYERS):
+            raise ConfigError(f"ConvModule padding_mode must be 'zeros', 'circular', 'reflect' or 'replicate', "
+                              f"got {padding_mode!r}")
+        self.conv_cfg, self.norm_cfg, self.act_cfg = conv_cfg, norm_cfg, act_cfg
+        self.inplace = inplace
+        self.with_spectral_norm = with_spectral_norm
         self.order = tuple(order)
-        with_norm = norm_cfg is not None
-        if bias == "auto":
-            bias = not with_norm
-        self.conv = build_conv_layer(conv_cfg, in_channels, out_channels, kernel_size, stride=stride,
-                                     padding=padding, dilation=dilation, groups=groups, bias=bias)
+        self.with_norm = norm_cfg is not None
+        self.with_activation = act_cfg is not None
+        self.with_bias = (not self.with_norm) if bias == "auto" else bool(bias)
+        self.with_explicit_padding = padding_mode in _PADDING_LAYERS
+        self.conv = self._build_conv(conv_cfg, in_channels, out_channels, kernel_size, stride, padding,
+                                     dilation, groups, padding_mode)
+        for name in ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups"):
+            setattr(self, name, getattr(self.conv, name))
+        if with_spectral_norm:
+            self.conv = nn.utils.spectral_norm(self.conv)
         self.norm_name = None
-        if with_norm:
+        if self.with_norm:
             norm_channels = out_channels if order.index("norm") > order.index("conv") else in_channels
             self.norm_name, norm = build_norm_layer(norm_cfg, norm_channels)
             self.add_module(self.norm_name, norm)
         self.activate = build_activation_layer(act_cfg, inplace=inplace)
-        self._init_weights(act_cfg)
+        self.init_weights()
+
+    def _build_conv(self, conv_cfg: LayerCfg, in_channels: int, out_channels: int, kernel_size: int | tuple,
+                    stride: int | tuple, padding: int | tuple, dilation: int | tuple, groups: int,
+                    padding_mode: str) -> nn.Module:
+        """The conv; reflect/replicate padding is a ``padding_layer`` before an unpadded conv (mmcv's layout)."""
+        extra = {}
+        if self.with_explicit_padding:
+            self.padding_layer = _PADDING_LAYERS[padding_mode](padding)
+            padding = 0
+        elif padding_mode != "zeros":  # only then: a custom conv_cfg layer may not take the key
+            extra["padding_mode"] = padding_mode
+        return build_conv_layer(conv_cfg, in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                                dilation=dilation, groups=groups, bias=self.with_bias, **extra)
 
     @property
     def norm(self) -> nn.Module | None:
+        """The norm layer (stored under ``norm_name``), or None."""
         return getattr(self, self.norm_name) if self.norm_name else None
 
-    def _init_weights(self, act_cfg: LayerCfg) -> None:
-        act = _as_dict(act_cfg) or {}
+    def init_weights(self) -> None:
+        """mmcv's init: Kaiming normal (fan_out; leaky_relu with the act's slope) for the conv, bias 0;
+        norm weight 1, bias 0."""
+        act = _as_dict(self.act_cfg) or {}
         if act.get("type") == "LeakyReLU":
             nn.init.kaiming_normal_(self.conv.weight, a=act.get("negative_slope", 0.01),
                                     mode="fan_out", nonlinearity="leaky_relu")
@@ -213,13 +251,16 @@ class ConvModule(nn.Module):
             nn.init.ones_(norm.weight)
             nn.init.zeros_(norm.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, activate: bool = True, norm: bool = True) -> torch.Tensor:
+        """The layers in ``order``; ``activate=False`` / ``norm=False`` skip those steps (mmcv's)."""
         for step in self.order:
             if step == "conv":
+                if self.with_explicit_padding:
+                    x = self.padding_layer(x)
                 x = self.conv(x)
-            elif step == "norm" and self.norm_name:
+            elif step == "norm" and norm and self.norm_name:
                 x = self.norm(x)
-            elif step == "act" and self.activate is not None:
+            elif step == "act" and activate and self.activate is not None:
                 x = self.activate(x)
         return x
 
@@ -261,11 +302,26 @@ def class_ids(logits: torch.Tensor) -> torch.Tensor:
 
 
 def resize(x: torch.Tensor, size: tuple[int, int] | torch.Size | None = None,
-           scale_factor: float | None = None, mode: str = "bilinear",
-           align_corners: bool | None = None) -> torch.Tensor:
-    """``F.interpolate`` with the keyword ``align_corners`` only where the mode allows it."""
+           scale_factor: float | None = None, mode: str = "nearest",
+           align_corners: bool | None = None, warning: bool = True) -> torch.Tensor:
+    """``F.interpolate`` with 0.x's signature (``mmseg.ops.resize``, default mode ``'nearest'``).
+
+    ``align_corners`` is passed only where the mode takes it (0.x passes it on and PyTorch then
+    raises for ``'nearest'``). With ``warning``, upsampling with ``align_corners=True`` to a size
+    that is not ``n * (input - 1) + 1`` warns, as in 0.x: the corners then do not line up on pixels.
+    """
     if mode in ("nearest", "area", "nearest-exact"):
         align_corners = None
     if size is not None:
         size = tuple(int(s) for s in size)
+        if warning and align_corners:
+            _warn_misaligned_corners(tuple(int(s) for s in x.shape[2:]), size)
     return F.interpolate(x, size=size, scale_factor=scale_factor, mode=mode, align_corners=align_corners)
+
+
+def _warn_misaligned_corners(in_size: tuple[int, ...], out_size: tuple[int, ...]) -> None:
+    upsampled = any(o > i for i, o in zip(in_size, out_size))
+    misaligned = all(o > 1 and i > 1 and (o - 1) % (i - 1) for i, o in zip(in_size, out_size))
+    if upsampled and misaligned:
+        warnings.warn(f"When align_corners=True, the output would be more aligned if input size {in_size} is "
+                      f"`x+1` and out size {out_size} is `nx+1`", stacklevel=3)

@@ -88,7 +88,7 @@ def test_mmseg_style_checkpoint_gives_the_same_prediction(trained, tmp_path):
     cfg.merge_from_dict({"model.backbone.base_channels": 16, "model.decode_head.in_channels": 16,
                          "model.decode_head.channels": 16, "model.auxiliary_head.in_channels": 32,
                          "model.auxiliary_head.channels": 16, "data.test.pipeline.1.img_scale": (146, 141)})
-    ours = torch.load(work_dir / "latest.pth", weights_only=False)["state_dict"]
+    ours = torch.load(work_dir / "latest.pth", weights_only=True)["state_dict"]
     mmseg_file = tmp_path / "mmseg.pth"
     torch.save({"meta": {}, "state_dict": {f"module.{k}": v for k, v in ours.items()}}, mmseg_file)
     image = drive / "images/validation/02.png"

@@ -139,7 +139,7 @@ def test_ema_hook_averages_evaluates_and_checkpoints_the_average(small_config, t
         expected = 0.7 * expected + 0.3 * w[name]
     [evaluated] = [c[1] for c in calls if c[0] == "eval"]
     assert torch.allclose(evaluated[name], expected, atol=1e-6)
-    ckpt = torch.load(tmp_path / "run" / "iter_2.pth", weights_only=False)
+    ckpt = torch.load(tmp_path / "run" / "iter_2.pth", weights_only=True)
     assert torch.allclose(ckpt["state_dict"][name], expected, atol=1e-6)
     assert torch.equal(ckpt["ema_state_dict"][name], weights[-1][name])  # the training weights
     assert torch.equal(trainer.model.state_dict()[name], weights[-1][name])  # swapped back after evaluation
@@ -149,8 +149,8 @@ def test_ema_hook_resumes_to_the_unbroken_run(small_config, tmp_path):
     Trainer(_ema_config(small_config, 4), tmp_path / "straight", progress=False).train()
     Trainer(_ema_config(small_config, 4), tmp_path / "second", progress=False,
             resume_from=str(tmp_path / "straight" / "iter_2.pth")).train()
-    straight = torch.load(tmp_path / "straight" / "iter_4.pth", weights_only=False)
-    resumed = torch.load(tmp_path / "second" / "iter_4.pth", weights_only=False)
+    straight = torch.load(tmp_path / "straight" / "iter_4.pth", weights_only=True)
+    resumed = torch.load(tmp_path / "second" / "iter_4.pth", weights_only=True)
     for key in ("state_dict", "ema_state_dict"):
         assert all(torch.equal(straight[key][k], resumed[key][k]) for k in straight[key]), key
 

@@ -24,7 +24,7 @@ def latest_iter(work_dir: Path) -> int:
 
 
 def final_state(path: Path) -> dict[str, torch.Tensor]:
-    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
 
 
 def test_killed_run_resumes_to_identical_weights(small_config, tmp_path):

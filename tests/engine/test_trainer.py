@@ -43,7 +43,7 @@ def test_train_writes_logs_checkpoints_and_metrics(small_config, tmp_path, capsy
     assert val["iter"] == 4 and 0 <= val["mIoU"] <= 1 and "IoU.vessel" in val and "aAcc" in val
     human = next(work_dir.glob("*.log")).read_text()
     assert "Iter [4/4]" in human and "decode.loss_ce" in human and "mIoU" in human
-    ckpt = torch.load(work_dir / "iter_4.pth", weights_only=False)
+    ckpt = torch.load(work_dir / "iter_4.pth", weights_only=True)
     assert ckpt["meta"]["iter"] == 4 and ckpt["meta"]["CLASSES"] == ("background", "vessel")
     assert {"state_dict", "optimizer", "scheduler", "rng"} <= set(ckpt)
 
@@ -161,6 +161,6 @@ def test_save_best_keeps_only_the_best_checkpoint(small_config, tmp_path):
     it = int(best.stem.rsplit("_", 1)[1])
     val = {r["iter"]: r["mIoU"] for r in read_log(work_dir) if r.get("mode") == "val"}
     assert val[it] == max(val.values())
-    best_state = torch.load(best, weights_only=False)["state_dict"]
-    same_iter = torch.load(work_dir / f"iter_{it}.pth", weights_only=False)["state_dict"]
+    best_state = torch.load(best, weights_only=True)["state_dict"]
+    same_iter = torch.load(work_dir / f"iter_{it}.pth", weights_only=True)["state_dict"]
     assert all(torch.equal(best_state[k], same_iter[k]) for k in best_state)

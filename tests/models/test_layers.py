@@ -3,6 +3,7 @@ import warnings
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from seglab.errors import ConfigError
@@ -66,3 +67,80 @@ def test_class_ids_equals_argmax_with_ties_and_nan(shape):
         logits[0, :, 0, 0] = float("nan")
         logits[0, 1, 1, 1] = float("nan")
         assert torch.equal(class_ids(logits), logits.argmax(dim=1))
+
+
+# ---------------------------------------------------------------- mmcv ConvModule interface
+def test_conv_module_exposes_mmcv_attributes():
+    m = ConvModule(4, 8, 3, stride=2, padding=2, dilation=2, groups=2, norm_cfg=dict(type="GN", num_groups=2))
+    assert (m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding, m.dilation, m.groups) == \
+        (4, 8, (3, 3), (2, 2), (2, 2), (2, 2), 2)
+    assert m.with_norm and m.norm_name == "gn" and m.norm is m.gn
+    assert m.with_activation and isinstance(m.activate, nn.ReLU)
+    assert not m.with_bias and m.conv.bias is None  # 'auto': no bias before a norm
+    assert not m.with_explicit_padding
+    plain = ConvModule(4, 8, 1, act_cfg=None, bias=True)
+    assert not plain.with_norm and plain.norm_name is None and plain.norm is None
+    assert not plain.with_activation and plain.with_bias
+    assert ConvModule(4, 8, 1, norm_cfg=dict(type="BN"), bias=True).with_bias
+
+
+def test_conv_module_forward_can_skip_norm_and_activation():
+    torch.manual_seed(0)
+    m = ConvModule(3, 4, 3, padding=1, norm_cfg=dict(type="BN"), act_cfg=dict(type="ReLU")).eval()
+    with torch.no_grad():
+        m.bn.running_mean.fill_(0.5)
+    x = torch.randn(2, 3, 6, 6)
+    conv = m.conv(x)
+    assert torch.equal(m(x, activate=False, norm=False), conv)
+    assert torch.equal(m(x, activate=False), m.bn(conv))
+    assert torch.equal(m(x, norm=False), torch.relu(conv))
+    assert torch.equal(m(x), torch.relu(m.bn(conv)))
+
+
+@pytest.mark.parametrize("mode, pad", [("reflect", nn.ReflectionPad2d), ("replicate", nn.ReplicationPad2d)])
+def test_conv_module_explicit_padding_like_mmcv(mode, pad):
+    m = ConvModule(2, 3, 3, padding=1, padding_mode=mode, act_cfg=None)
+    assert m.with_explicit_padding and isinstance(m.padding_layer, pad) and m.padding == (0, 0)
+    x = torch.randn(1, 2, 5, 5)
+    assert torch.allclose(m(x), F.conv2d(pad(1)(x), m.conv.weight, m.conv.bias))
+    circular = ConvModule(2, 3, 3, padding=1, padding_mode="circular")
+    assert not circular.with_explicit_padding and circular.conv.padding_mode == "circular"
+    with pytest.raises(ConfigError, match="padding_mode"):
+        ConvModule(2, 3, 3, padding_mode="mirror")
+
+
+def test_conv_module_spectral_norm_keeps_mmcv_keys():
+    m = ConvModule(2, 3, 3, with_spectral_norm=True, act_cfg=None)
+    assert {"conv.weight_orig", "conv.weight_u", "conv.weight_v"} <= set(m.state_dict())
+    assert m(torch.randn(1, 2, 4, 4)).shape == (1, 3, 2, 2)
+
+
+def test_conv_module_init_weights_is_public_and_mmcv_s():
+    m = ConvModule(16, 32, 3, norm_cfg=dict(type="BN"), act_cfg=dict(type="LeakyReLU", negative_slope=0.2))
+    with torch.no_grad():
+        m.conv.weight.zero_()
+        m.bn.weight.fill_(3.0)
+    torch.manual_seed(0)
+    m.init_weights()
+    torch.manual_seed(0)
+    expected = nn.init.kaiming_normal_(torch.empty(32, 16, 3, 3), a=0.2, mode="fan_out", nonlinearity="leaky_relu")
+    assert torch.equal(m.conv.weight, expected) and torch.equal(m.bn.weight, torch.ones(32))
+
+
+# ---------------------------------------------------------------- resize (mmseg.ops.resize)
+def test_resize_defaults_to_nearest_like_0x():
+    x = torch.arange(4.0).reshape(1, 1, 2, 2)
+    assert torch.equal(layers.resize(x, size=(4, 4)), F.interpolate(x, size=(4, 4), mode="nearest"))
+    # align_corners is dropped where the mode cannot take it
+    assert torch.equal(layers.resize(x, size=(4, 4), align_corners=False), layers.resize(x, size=(4, 4)))
+
+
+def test_resize_warns_about_misaligned_corners_unless_told_not_to():
+    x = torch.randn(1, 1, 5, 5)
+    with pytest.warns(UserWarning, match=r"align_corners=True.*\(5, 5\).*\(8, 8\)"):
+        layers.resize(x, size=(8, 8), mode="bilinear", align_corners=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layers.resize(x, size=(8, 8), mode="bilinear", align_corners=True, warning=False)
+        layers.resize(x, size=(9, 9), mode="bilinear", align_corners=True)  # 9 - 1 = 2 * (5 - 1): aligned
+        layers.resize(x, size=(8, 8), mode="bilinear", align_corners=False)

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from seglab.errors import ConfigError
-from seglab.models.layers import class_ids, resize
+from seglab.models.layers import resize
+from seglab.models.losses.accuracy import accuracy
 from seglab.registry import MODELS, PIXEL_SAMPLERS, current_build_path
 
 DEFAULT_LOSS = {"type": "CrossEntropyLoss", "use_sigmoid": False, "loss_weight": 1.0}
@@ -72,6 +73,15 @@ class BaseDecodeHead(nn.Module):
         self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else None
         nn.init.normal_(self.conv_seg.weight, mean=0.0, std=0.01)
         nn.init.zeros_(self.conv_seg.bias)
+
+    def extra_repr(self) -> str:
+        return (f"input_transform={self.input_transform}, ignore_index={self.ignore_index}, "
+                f"align_corners={self.align_corners}")
+
+    def init_weights(self) -> None:
+        """Nothing to do: ``conv_seg`` is initialised at construction (N(0, 0.01), bias 0, 0.x's
+        ``init_cfg``) and ``ConvModule`` layers initialise themselves. Present so that a 0.x head's
+        ``init_weights`` override can call ``super().init_weights()``; the segmentor calls it."""
 
     @staticmethod
     def _resolve_out_channels(num_classes: int, out_channels: int | None) -> int:
@@ -200,10 +210,9 @@ class BaseDecodeHead(nn.Module):
     @torch.no_grad()
     def _accuracy(self, seg_logit: torch.Tensor, label: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """Pixel accuracy in % over valid pixels, with 0.x's eps (an all-ignored batch reads 100)."""
-        if self.out_channels == 1:
-            pred = (seg_logit.squeeze(1).sigmoid() > self.threshold).long()
-        else:
-            pred = class_ids(seg_logit)
+        if self.out_channels != 1:
+            return accuracy(seg_logit, label, ignore_index=self.ignore_index).reshape(())
+        pred = (seg_logit.squeeze(1).sigmoid() > self.threshold).long()
         correct = ((pred == label) & valid).sum().float()
         eps = torch.finfo(torch.float32).eps
         return (correct + eps) * (100.0 / (valid.sum().float() + eps))

@@ -156,3 +156,6 @@ class CrossEntropyLoss(SegLoss):
             loss = criterion(cls_score, label, weight, class_weight, reduction, avg_factor,
                              ignore_index, self.avg_non_ignore)
         return self.loss_weight * loss
+
+    def extra_repr(self) -> str:
+        return f"avg_non_ignore={self.avg_non_ignore}"  # 0.x's repr

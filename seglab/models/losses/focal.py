@@ -6,15 +6,20 @@ Each logit channel is a binary problem against the one-hot label::
 
 then multiplied by ``class_weight[c]``, the element-wise ``weight`` and the valid mask, and
 ``'mean'`` divides by the number of elements (pixels x classes, ignored ones included), as 0.x.
+0.x flattens logits to (N*H*W, C) and takes weights in that layout; seglab computes in
+(N, C, H, W) and accepts both those flattened weights and an (N, H, W) map. Soft targets are
+used as they are on every device (0.x's CPU code; its CUDA kernel takes their argmax).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 
 from seglab.errors import ConfigError
+from seglab.models.layers import class_ids
 from seglab.models.losses.utils import (SegLoss, check_reduction, one_hot, resolve_reduction,
                                         weight_reduce_loss)
 from seglab.registry import MODELS
@@ -79,8 +84,10 @@ class FocalLoss(SegLoss):
 
         Args:
             cls_score: logits.
-            label: class indices, or a one-hot/soft target of the logits' shape.
-            weight: element-wise weight (N,H,W), e.g. the OHEM map.
+            label: class indices, or a one-hot/soft target of the logits' shape (pixels whose
+                largest target entry is class ``ignore_index`` are ignored, as in 0.x).
+            weight: element-wise weight: (N,H,W) like the OHEM map, or 0.x's flattened
+                (N*H*W,), (N*H*W, 1) or (N*H*W, C).
             avg_factor: denominator of ``'mean'`` instead of the element count.
             reduction_override: reduction of this call instead of ``reduction``.
             ignore_index: label value that contributes nothing.
@@ -89,14 +96,14 @@ class FocalLoss(SegLoss):
         ndim = cls_score.dim()
         if label.shape == cls_score.shape:
             target = label.to(cls_score.dtype)
-            valid = torch.ones_like(cls_score[:, :1])
+            valid = self._soft_target_valid(target, ignore_index)
         else:
             valid_mask = label != ignore_index
             labels = torch.where(valid_mask, label, 0).long()
             target = one_hot(labels, cls_score.size(1), cls_score.dtype)
             valid = valid_mask.unsqueeze(1).to(cls_score.dtype)
         if weight is not None:
-            weight = weight.unsqueeze(1).to(cls_score.dtype)
+            weight = element_weight_like(weight, cls_score)
         alpha = self.alpha
         if isinstance(alpha, list):
             alpha = self._per_channel(cls_score.new_tensor(alpha), ndim)
@@ -106,3 +113,29 @@ class FocalLoss(SegLoss):
         loss = sigmoid_focal_loss(cls_score, target, valid, weight, self.gamma, alpha, class_weight,
                                   reduction, avg_factor)
         return self.loss_weight * loss
+
+    @staticmethod
+    def _soft_target_valid(target: torch.Tensor, ignore_index: int) -> torch.Tensor:
+        """(N,1,...) mask of pixels whose target's largest entry is not class ``ignore_index`` (0.x)."""
+        if not 0 <= ignore_index < target.size(1):  # no class can be it: every pixel counts
+            return torch.ones_like(target[:, :1])
+        return (class_ids(target) != ignore_index).unsqueeze(1).to(target.dtype)
+
+
+def element_weight_like(weight: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
+    """An element-wise weight as (N, 1 or C, ...) to broadcast over ``pred`` (N, C, ...).
+
+    Accepts a per-pixel map (N, ...) such as the OHEM sampler's, and 0.x's flattened forms, pixels
+    in (N, ...) row-major order: (N*P,), (N*P, 1) or (N*P, C) with P pixels per image.
+    """
+    batch, channels, spatial = pred.size(0), pred.size(1), tuple(pred.shape[2:])
+    pixels = batch * math.prod(spatial)
+    if tuple(weight.shape) == (batch, *spatial):
+        return weight.unsqueeze(1).to(pred.dtype)
+    if weight.dim() == 1 and weight.numel() == pixels:
+        weight = weight.unsqueeze(1)
+    if weight.dim() == 2 and weight.size(0) == pixels and weight.size(1) in (1, channels):
+        return weight.reshape(batch, *spatial, weight.size(1)).movedim(-1, 1).to(pred.dtype)
+    raise ValueError(f"FocalLoss weight of shape {tuple(weight.shape)} does not fit logits {tuple(pred.shape)}: "
+                     f"give (N, ...) = {(batch, *spatial)}, or 0.x's flattened ({pixels},), ({pixels}, 1) or "
+                     f"({pixels}, {channels})")

@@ -8,15 +8,18 @@ match 0.x configs.
 """
 from __future__ import annotations
 
+import functools
 import json
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from seglab.engine.checkpoint import read_data_pickle
 from seglab.errors import ConfigError, DataError
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -70,6 +73,28 @@ def weight_reduce_loss(loss: torch.Tensor, weight: torch.Tensor | None = None, r
     raise ValueError('avg_factor can only be used with reduction="mean" (or "none")')
 
 
+def weighted_loss(loss_func: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """Decorator (0.x's): an element-wise ``loss_func(pred, target, **kwargs)`` becomes
+    ``loss_func(pred, target, weight=None, reduction='mean', avg_factor=None, **kwargs)``, reduced
+    by ``weight_reduce_loss``.
+
+    Example::
+
+        @weighted_loss
+        def l1_loss(pred, target):
+            return (pred - target).abs()
+
+        l1_loss(pred, target, weight, avg_factor=2)
+    """
+    @functools.wraps(loss_func)
+    def wrapper(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
+                reduction: str = "mean", avg_factor: float | torch.Tensor | None = None,
+                **kwargs: Any) -> torch.Tensor:
+        return weight_reduce_loss(loss_func(pred, target, **kwargs), weight, reduction, avg_factor)
+
+    return wrapper
+
+
 def one_hot(label: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
     """One-hot target (N,C,...) of class indices ``label`` (N,...), classes first, in ``dtype``.
 
@@ -92,8 +117,7 @@ def _read_class_weight_file(path: Path) -> object:
     if suffix == ".json":
         return json.loads(path.read_text())
     if suffix in (".pkl", ".pickle"):
-        with path.open("rb") as f:
-            return pickle.load(f)
+        return read_data_pickle(path)  # data only: a pickle that imports code is refused
     # .txt: numbers separated by whitespace and/or commas, one class after another.
     return [float(tok) for tok in path.read_text().replace(",", " ").split()]
 
@@ -128,6 +152,11 @@ def load_class_weight(class_weight: Sequence[float] | str | Path | None) -> list
     if values.ndim != 1 or values.size == 0:
         raise ConfigError(f"{source} must hold a flat, non-empty list of numbers, got shape {values.shape}")
     return [float(v) for v in values]
+
+
+def get_class_weight(class_weight: Sequence[float] | str | Path | None) -> list[float] | None:
+    """0.x's name for ``load_class_weight``: a list, a file path (.npy/.json/.txt/.pkl) or None."""
+    return load_class_weight(class_weight)
 
 
 class SegLoss(nn.Module):

@@ -12,6 +12,11 @@ Testing (one image, possibly several test-time augmentations)::
                                                    # flipped back; aug_test averages these
     preds = simple_test(...)                       # argmax (or threshold for one channel)
 
+0.x runner steps: ``train_step(data_batch, optimizer)`` / ``val_step`` give ``dict(loss, log_vars,
+num_samples)`` (forward only; the caller back-propagates). Subclasses change the decode head
+through ``_init_decode_head``, ``_decode_head_forward_train`` and ``_decode_head_forward_test``
+(``CascadeEncoderDecoder`` does).
+
 Image metas (``img_metas[i]``) hold ``ori_shape``, ``img_shape`` (before padding), ``pad_shape``,
 ``flip`` and ``flip_direction``.
 """
@@ -22,11 +27,14 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
 from seglab.errors import ConfigError
 from seglab.models.layers import class_ids, resize
+from seglab.models.losses import parse_losses
+from seglab.models.utils import add_prefix
 from seglab.registry import MODELS
 
 TEST_MODES = ("whole", "slide")
@@ -73,6 +81,15 @@ def slide_windows(h_img: int, w_img: int, crop_size: tuple[int, int],
     return windows
 
 
+def _check_same_keys(keys: list[str], device: torch.device) -> None:
+    """Every process must log the same values, or averaging them would wait forever (0.x's check)."""
+    count = torch.tensor(len(keys), device=device)
+    dist.all_reduce(count)
+    if int(count) != len(keys) * dist.get_world_size():
+        raise RuntimeError(f"loss log variables differ across processes: rank {dist.get_rank()} has "
+                           f"{len(keys)}: {', '.join(keys)}")
+
+
 @MODELS.register
 class EncoderDecoder(nn.Module):
     """Encoder-decoder segmentor.
@@ -100,10 +117,7 @@ class EncoderDecoder(nn.Module):
         check_test_cfg(test_cfg)
         self.backbone = MODELS.build(self._with_pretrained(backbone, pretrained), key="backbone")
         self.neck = MODELS.build(neck, key="neck") if neck is not None else None
-        self.decode_head = MODELS.build(decode_head, key="decode_head")
-        self.align_corners = self.decode_head.align_corners
-        self.num_classes = self.decode_head.num_classes
-        self.out_channels = self.decode_head.out_channels
+        self._init_decode_head(decode_head)
         self.auxiliary_head = self._build_auxiliary(auxiliary_head)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
@@ -119,6 +133,20 @@ class EncoderDecoder(nn.Module):
             raise ConfigError(f"model.pretrained ({pretrained!r}) and model.backbone.pretrained "
                               f"({backbone['pretrained']!r}) are both set; set only one of them")
         return {**backbone, "pretrained": pretrained}
+
+    def _init_decode_head(self, decode_head: Mapping) -> None:
+        """Build ``decode_head``; its ``align_corners``, ``num_classes``, ``out_channels`` become the segmentor's."""
+        self.decode_head = MODELS.build(decode_head, key="decode_head")
+        self._take_output_attributes(self.decode_head)
+
+    def _take_output_attributes(self, head: nn.Module) -> None:
+        self.align_corners = head.align_corners
+        self.num_classes = head.num_classes
+        self.out_channels = head.out_channels
+
+    def _output_head(self) -> nn.Module:
+        """The head whose logits are the prediction."""
+        return self.decode_head
 
     @staticmethod
     def _build_auxiliary(cfg: Mapping | Sequence[Mapping] | None) -> nn.Module | None:
@@ -138,7 +166,9 @@ class EncoderDecoder(nn.Module):
 
     def init_weights(self) -> None:
         """Let each child initialise itself; the backbone loads its ``pretrained`` weights here."""
-        children = [self.backbone, self.neck, *(head for _, head in self._training_heads())]
+        heads = [m for m in (self.decode_head, self.auxiliary_head) if m is not None]
+        children = [self.backbone, self.neck,
+                    *(h for m in heads for h in (m if isinstance(m, nn.ModuleList) else [m]))]
         for child in children:
             if child is not None and hasattr(child, "init_weights"):
                 child.init_weights()
@@ -153,20 +183,55 @@ class EncoderDecoder(nn.Module):
                       gt_semantic_seg: torch.Tensor) -> dict[str, torch.Tensor]:
         """Losses of every head on one batch, keys prefixed ``decode.``, ``aux.`` or ``aux_N.``."""
         x = self.extract_feat(img)
-        losses = {}
-        for prefix, head in self._training_heads():
-            head_losses = head.forward_train(x, img_metas, gt_semantic_seg, self.train_cfg)
-            losses.update({f"{prefix}.{name}": value for name, value in head_losses.items()})
+        losses = self._decode_head_forward_train(x, img_metas, gt_semantic_seg)
+        losses.update(self._auxiliary_head_forward_train(x, img_metas, gt_semantic_seg))
         return losses
 
-    def _training_heads(self) -> list[tuple[str, nn.Module]]:
-        """(loss-key prefix, head) pairs: ``decode``, then ``aux`` or ``aux_0``, ``aux_1``, ..."""
-        heads = [("decode", self.decode_head)]
+    def _decode_head_forward_train(self, x: tuple[torch.Tensor, ...], img_metas: list[dict],
+                                   gt_semantic_seg: torch.Tensor) -> dict[str, torch.Tensor]:
+        return add_prefix(self.decode_head.forward_train(x, img_metas, gt_semantic_seg, self.train_cfg), "decode")
+
+    def _auxiliary_head_forward_train(self, x: tuple[torch.Tensor, ...], img_metas: list[dict],
+                                      gt_semantic_seg: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Losses of the auxiliary heads: prefix ``aux``, or ``aux_0``, ``aux_1``, ... for a list."""
+        if self.auxiliary_head is None:
+            return {}
         if isinstance(self.auxiliary_head, nn.ModuleList):
-            heads += [(f"aux_{i}", head) for i, head in enumerate(self.auxiliary_head)]
-        elif self.auxiliary_head is not None:
-            heads.append(("aux", self.auxiliary_head))
-        return heads
+            heads = [(f"aux_{i}", head) for i, head in enumerate(self.auxiliary_head)]
+        else:
+            heads = [("aux", self.auxiliary_head)]
+        losses = {}
+        for prefix, head in heads:
+            losses.update(add_prefix(head.forward_train(x, img_metas, gt_semantic_seg, self.train_cfg), prefix))
+        return losses
+
+    # ------------------------------------------------------------------ 0.x runner steps
+    def train_step(self, data_batch: Mapping[str, Any], optimizer: Any = None) -> dict[str, Any]:
+        """0.x's ``train_step``: the losses of one batch as ``dict(loss, log_vars, num_samples)``.
+
+        Like 0.x, it runs the forward pass only; the caller back-propagates ``loss`` and steps the
+        optimizer (``optimizer`` is accepted and unused, as in 0.x). ``log_vars`` holds floats.
+        """
+        loss, log_vars = self._parse_losses(self(**data_batch))
+        return {"loss": loss, "log_vars": log_vars, "num_samples": len(data_batch["img_metas"])}
+
+    def val_step(self, data_batch: Mapping[str, Any], optimizer: Any = None) -> dict[str, Any]:
+        """``train_step`` for validation batches: ``log_vars`` keys end with ``_val`` (0.x)."""
+        loss, log_vars = self._parse_losses(self(**data_batch))
+        return {"loss": loss, "log_vars": {f"{k}_val": v for k, v in log_vars.items()},
+                "num_samples": len(data_batch["img_metas"])}
+
+    @staticmethod
+    def _parse_losses(losses: Mapping[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        """0.x's ``_parse_losses``: ``parse_losses``, then the logged values averaged over processes
+        and read as floats (one host read for all of them)."""
+        loss, log_vars = parse_losses(losses)
+        values = torch.stack([v.float().reshape(()) for v in log_vars.values()])
+        if dist.is_available() and dist.is_initialized():
+            _check_same_keys(list(log_vars), values.device)
+            dist.all_reduce(values)
+            values = values / dist.get_world_size()
+        return loss, dict(zip(log_vars, values.tolist()))
 
     def forward(self, img: torch.Tensor | list[torch.Tensor], img_metas: list,
                 gt_semantic_seg: torch.Tensor | None = None, return_loss: bool = True,
@@ -181,8 +246,11 @@ class EncoderDecoder(nn.Module):
     # ------------------------------------------------------------------ testing
     def encode_decode(self, img: torch.Tensor, img_metas: list[dict] | None) -> torch.Tensor:
         """Logits of the decode head, resized (bilinear) to the size of ``img``."""
-        out = self.decode_head.forward_test(self.extract_feat(img), img_metas, self.test_cfg)
+        out = self._decode_head_forward_test(self.extract_feat(img), img_metas)
         return resize(out, img.shape[2:], mode="bilinear", align_corners=self.align_corners)
+
+    def _decode_head_forward_test(self, x: tuple[torch.Tensor, ...], img_metas: list[dict] | None) -> torch.Tensor:
+        return self.decode_head.forward_test(x, img_metas, self.test_cfg)
 
     def _rescale(self, seg_logit: torch.Tensor, img_meta: list[dict]) -> torch.Tensor:
         """Drop the padding (beyond ``img_shape``), then resize to ``ori_shape``."""
@@ -238,7 +306,7 @@ class EncoderDecoder(nn.Module):
     def _predict(self, probs: torch.Tensor) -> list[np.ndarray]:
         """Class ids per image: argmax, or the decode head's threshold for one channel."""
         if self.out_channels == 1:
-            seg_pred = (probs > self.decode_head.threshold).squeeze(1).long()
+            seg_pred = (probs > self._output_head().threshold).squeeze(1).long()
         else:
             seg_pred = class_ids(probs)
         return list(seg_pred.cpu().numpy())

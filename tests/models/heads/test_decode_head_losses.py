@@ -158,3 +158,24 @@ def test_one_channel_head_accuracy_uses_the_threshold():
     logits = torch.tensor([[[[2.0, -2.0], [-2.0, 2.0]]]])     # sigmoid > 0.3 -> [[1, 0], [0, 1]]
     label = torch.tensor([[[[1, 0], [1, 255]]]])
     assert head.losses(logits, label)["acc_seg"].item() == pytest.approx(100 * 2 / 3, rel=1e-5)
+
+
+# ---------------------------------------------------------------- 0.x interface details
+def test_extra_repr_and_init_weights_like_0x():
+    head = fcn(ignore_index=7)
+    assert head.extra_repr() == "input_transform=None, ignore_index=7, align_corners=False"
+
+    class MyHead(type(head)):
+        def init_weights(self):
+            super().init_weights()
+            torch.nn.init.constant_(self.conv_seg.bias, 0.5)
+
+    model = MODELS.build(dict(type="EncoderDecoder", decode_head=dict(type=MyHead, in_channels=4, channels=4,
+                                                                        num_convs=1, num_classes=2),
+                              backbone=dict(type="UNet", in_channels=3, base_channels=4, num_stages=2,
+                                            strides=(1, 1), enc_num_convs=(1, 1), dec_num_convs=(1,),
+                                            downsamples=(True,), enc_dilations=(1, 1), dec_dilations=(1,))))
+    weight = model.decode_head.conv_seg.weight.detach().clone()
+    model.init_weights()
+    assert torch.equal(model.decode_head.conv_seg.bias, torch.full((2,), 0.5))
+    assert torch.equal(model.decode_head.conv_seg.weight, weight)  # the base init_weights changes nothing

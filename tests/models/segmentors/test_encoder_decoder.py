@@ -310,3 +310,35 @@ def test_forward_test_checks_its_inputs():
         model.forward_test(img, [[meta((8, 8))]])
     with pytest.raises(ValueError, match="2 augmentations of imgs but 1"):
         model.forward_test([img, img], [[meta((8, 8))]])
+
+
+# ---------------------------------------------------------------- 0.x runner steps
+def test_train_step_returns_0x_outputs_without_stepping():
+    model = build(auxiliary_head=head_cfg(in_index=0, in_channels=4))
+    img, metas, gt = batch(n=3)
+    before = [p.detach().clone() for p in model.parameters()]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    out = model.train_step(dict(img=img, img_metas=metas, gt_semantic_seg=gt), optimizer)
+    assert set(out) == {"loss", "log_vars", "num_samples"} and out["num_samples"] == 3
+    losses = model.forward_train(img, metas, gt)
+    assert torch.allclose(out["loss"], losses["decode.loss_seg"] + losses["aux.loss_seg"])
+    assert out["loss"].requires_grad
+    assert list(out["log_vars"]) == ["decode.loss_seg", "decode.acc_seg", "aux.loss_seg", "aux.acc_seg", "loss"]
+    assert all(isinstance(v, float) for v in out["log_vars"].values())
+    assert out["log_vars"]["loss"] == pytest.approx(out["loss"].item())
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # the caller steps, as in 0.x
+
+
+def test_val_step_suffixes_logged_keys():
+    model = build()
+    img, metas, gt = batch()
+    out = model.val_step(dict(img=img, img_metas=metas, gt_semantic_seg=gt))
+    assert sorted(out["log_vars"]) == ["decode.acc_seg_val", "decode.loss_seg_val", "loss_val"]
+    assert out["num_samples"] == 2
+
+
+def test_parse_losses_is_static_and_gives_floats():
+    loss, log_vars = EncoderDecoder._parse_losses({"a.loss_x": torch.tensor(2.0, requires_grad=True),
+                                                   "a.acc": torch.tensor(50.0),
+                                                   "b.loss_y": [torch.tensor([1.0, 3.0]), torch.tensor(1.0)]})
+    assert loss.item() == 5.0 and log_vars == {"a.loss_x": 2.0, "a.acc": 50.0, "b.loss_y": 3.0, "loss": 5.0}
