@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import nn
 
-from seglab.engine.checkpoint import LoadReport, StateDict, load_checkpoint
+from seglab.models.weights import LoadReport, StateDict, load_checkpoint
 from seglab.errors import CheckpointError, ConfigError
 from seglab.registry import current_build_path
 

@@ -22,7 +22,7 @@ import torch
 import torch.utils.checkpoint as cp
 from torch import nn
 
-from seglab.engine.checkpoint import StateDict
+from seglab.models.weights import StateDict
 from seglab.errors import ConfigError
 from seglab.models.backbones.pretrained import pretrained_source, reject_unsupported, strip_segmentor_prefix
 from seglab.models.layers import build_conv_layer, build_norm_layer, init_convs_and_norms, set_batch_norms_eval

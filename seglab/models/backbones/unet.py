@@ -18,7 +18,7 @@ import torch
 import torch.utils.checkpoint as cp
 from torch import nn
 
-from seglab.engine.checkpoint import StateDict
+from seglab.models.weights import StateDict
 from seglab.errors import ConfigError
 from seglab.models.backbones.pretrained import pretrained_source, reject_unsupported, strip_segmentor_prefix
 from seglab.models.layers import (ConvModule, build_activation_layer, build_norm_layer, init_convs_and_norms,

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from seglab.engine.checkpoint import read_data_pickle
+from seglab.models.weights import read_data_pickle
 from seglab.errors import ConfigError, DataError
 
 REDUCTIONS = ("none", "mean", "sum")
