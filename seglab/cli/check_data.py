@@ -97,8 +97,9 @@ def describe_files(report) -> list[str]:
     pairs = report.pairs
     labels = [p for p in pairs if p.label is not None]
     differ = [p for p in pairs if p.image_size and p.label_size and p.image_size != p.label_size]
-    lines = [f"pairs {len(labels)}, images without labels {len(pairs) - len(labels)}, "
-             f"labels without images {len(report.orphan_labels)}, pairs whose sizes differ {len(differ)}",
+    lines = [f"images {len(pairs)}, labels {len(labels) + len(report.orphan_labels)}, pairs {len(labels)}, "
+             f"images without labels {len(pairs) - len(labels)}, labels without images {len(report.orphan_labels)}, "
+             f"pairs whose sizes differ {len(differ)}",
              "image sizes (WxH): " + _counted(f"{w}x{h}" for w, h in (p.image_size for p in pairs if p.image_size)),
              "label sizes (WxH): " + _counted(f"{w}x{h}" for w, h in (p.label_size for p in pairs if p.label_size))]
     lines.append("saved label values: " + _grouped((_saved_text(p.saved), p.label) for p in labels if p.saved))
@@ -156,7 +157,7 @@ def _class_table(report) -> str:
 
 def format_summary(reports: list) -> str:
     """One row per split: pairs, errors, warnings and the faults by kind."""
-    rows = [("split", "pairs", "errors", "warnings", "faults")]
+    rows = [("split", "images", "errors", "warnings", "faults")]
     for r in reports:
         kinds = Counter(f.kind for f in r.faults)
         text = ", ".join(f"{kind} ({n})" for kind, n in kinds.most_common()) or "none"

@@ -51,7 +51,7 @@ KNOWN_TOP_LEVEL_KEYS = frozenset({
     "workflow", "cudnn_benchmark", "fp16", "amp", "channels_last", "compile", "find_unused_parameters",
     "dist_params", "log_level", "work_dir", "gpu_ids", "device", "opencv_num_threads",
     "mp_start_method", "custom_imports", "norm_cfg", "dataset_type", "data_root", "img_norm_cfg",
-    "crop_size", "img_scale", "train_pipeline", "test_pipeline", "reuse_freed_memory",
+    "crop_size", "img_scale", "train_pipeline", "test_pipeline", "reuse_freed_memory", "check_data",
 })
 
 
@@ -538,9 +538,12 @@ class Trainer:
 
     def _train_loader(self) -> torch.utils.data.DataLoader:
         from seglab.data import build_dataset, collate, worker_init
+        from seglab.data.check import check_data_samples, check_training_labels
 
         data_cfg = self.cfg.data
         dataset = build_dataset(data_cfg.train)
+        check_training_labels(dataset, check_data_samples(self.cfg.get("check_data", True)), data_cfg=data_cfg,
+                              config=self.cfg.filename)
         spg = int(data_cfg.get("samples_per_gpu", 2))
         workers = int(data_cfg.get("workers_per_gpu", 2))
         warn_more_workers_than_cpus(workers)
