@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from seglab.cli._common import add_config_arguments, load_config
+from seglab.errors import ConfigError
 
 COMMAND = "check-data"
 HELP = "check a config's images and labels (sizes, label values, 0/255 and colour masks, missing files)"
@@ -35,8 +36,6 @@ def run(args: argparse.Namespace) -> int:
     reports, seen = [], {}
     for split in splits:
         if split not in data:
-            from seglab.errors import ConfigError
-
             raise ConfigError(f"--split {split}: the config has no data.{split}; its splits: "
                               f"{', '.join(s for s in SPLITS if s in data) or 'none'}")
         key, node = dataset_node(data, split)
@@ -55,8 +54,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _data_section(cfg) -> dict:
-    from seglab.errors import ConfigError
-
     data = cfg.to_dict().get("data")
     if not isinstance(data, dict):
         raise ConfigError(f"{cfg.filename}: the config has no data=dict(...) section to check")

@@ -182,6 +182,7 @@ def label_loader(dataset: CustomDataset) -> LoadAnnotations:
 
 
 def image_loader(dataset: CustomDataset) -> LoadImageFromFile:
+    """The pipeline's image loader (its colour type and backend), else the default one."""
     for transform in dataset.pipeline.transforms:
         if isinstance(transform, LoadImageFromFile):
             return transform
@@ -427,7 +428,13 @@ def _range_advice(report: SplitReport, loader: LoadAnnotations, config: str) -> 
     num_classes = len(dataset.CLASSES)
     saved = sorted({int(v) for p in report.pairs if p.saved is not None for v in p.saved.values})
     values = [v for v in saved if v != dataset.ignore_index]
-    if not loader.reduce_zero_label and values and values[0] == 0 and values[-1] == num_classes:
+    greys = palette_greys(dataset.PALETTE)
+    if len(set(greys)) == len(greys) and set(values) <= set(greys):
+        mapping = ", ".join(f"{g}: {i}" for i, g in enumerate(greys) if g in values)
+        how = (f"the values are the grey levels of the classes' palette colours (colour masks saved as grey): "
+               f"convert the colour originals with tools/convert_masks.py, or set label_value_map={{{mapping}}} "
+               f"in each dataset of {config}")
+    elif not loader.reduce_zero_label and values and values[0] == 0 and values[-1] == num_classes:
         how = (f"ids run 0..{num_classes}: if 0 means 'unlabelled', set reduce_zero_label=True in the dataset and its "
                f"LoadAnnotations (0 becomes ignored, 1..{num_classes} become classes 0..{num_classes - 1})")
     elif 0 < len(values) <= num_classes:
@@ -439,6 +446,11 @@ def _range_advice(report: SplitReport, loader: LoadAnnotations, config: str) -> 
         how = (f"the labels must hold class ids 0..{num_classes - 1} (classes: {', '.join(dataset.CLASSES)}) or "
                f"{dataset.ignore_index}; check classes, or convert the labels to class ids")
     return how
+
+
+def palette_greys(palette: Sequence[Sequence[int]]) -> list[int]:
+    """The grey level of each palette colour as OpenCV and Pillow convert colour to grey (ITU-R 601)."""
+    return [int(round(0.299 * r + 0.587 * g + 0.114 * b)) for r, g, b in palette]
 
 
 def _size_advice(report: SplitReport, loader: LoadAnnotations, config: str) -> str:

@@ -127,6 +127,17 @@ def test_grey_codes_get_a_label_value_map(tmp_path, capsys):
     assert lines_with(out, "fix (ids out of range)", "label_value_map={0: 0, 100: 1, 200: 2}")
 
 
+def test_colour_masks_saved_as_grey_match_the_palette(tmp_path, capsys):
+    grey = cv2.cvtColor(np.asarray(PALETTE, np.uint8)[ids()][..., ::-1], cv2.COLOR_BGR2GRAY)  # 0, 90, 16
+    config = write_tree(tmp_path, {"a": grey})
+    code, out = check(capsys, config)
+    assert code == 1 and lines_with(out, "a.png", "ids out of range", "16, 90")
+    [fix] = lines_with(out, "fix (ids out of range)", "grey levels of the classes' palette colours")
+    assert "label_value_map={0: 0, 90: 1, 16: 2}" in fix  # palette order, not sorted order
+    code, out = check(capsys, config, "--cfg-options", "data.train.label_value_map={0: 0, 90: 1, 16: 2}")
+    assert code == 0, out
+
+
 def test_one_based_ids_suggest_reduce_zero_label(tmp_path, capsys):
     config = write_tree(tmp_path, {"a": ids(classes=4)})  # 0 = unlabelled, 1..3 = classes
     code, out = check(capsys, config)
