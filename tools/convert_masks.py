@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         shown = "; ".join(f"{c}: {n} pixels (e.g. {p.name})" for c, (n, p) in worst)
         print(f"warning: {sum(n for n, _ in unknown.values())} pixels of {len(unknown)} colours not in the palette "
               f"became 255 (ignored): {shown}", file=sys.stderr)
-    print(f"use them with ann_dir='{args.out}' and seg_map_suffix ending in '.png'; check with seglab check-data CONFIG")
+    print(f"use them with ann_dir='{args.out}' and a seg_map_suffix ending in '.png'; then seglab check-data CONFIG")
     return 0
 
 

@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         image, label = training_sample_picture(sample)
         metas = sample["img_metas"]
         flipped = ", flipped" if metas.get("flip") else ""
-        items.append((image, label, f"{os.path.basename(metas['filename'])} {image.shape[1]}x{image.shape[0]}{flipped}"))
+        title = f"{os.path.basename(metas['filename'])} {image.shape[1]}x{image.shape[0]}{flipped}"
+        items.append((image, label, title))
         if len(items) == args.n:
             break
     out = Path(args.out)

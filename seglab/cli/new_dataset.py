@@ -137,11 +137,12 @@ def _split(layout, reports: dict, out: Path, val_fraction: float) -> list:
     if layout.presplit:
         return reports["train"].pairs
     dataset = reports["all"].dataset
-    names = {p.image: os.path.relpath(p.image, dataset.img_dir)[: -len(layout.img_suffix)] for p in reports["all"].pairs}
+    pairs = reports["all"].pairs
+    names = {p.image: os.path.relpath(p.image, dataset.img_dir)[: -len(layout.img_suffix)] for p in pairs}
     splits = split_names(sorted(names.values()), val_fraction)
     layout.split_files = write_split_files(splits, out.with_suffix(""))
     train = set(splits["train"])
-    return [p for p in reports["all"].pairs if names[p.image] in train]
+    return [p for p in pairs if names[p.image] in train]
 
 
 def _weights(pairs: list) -> list[float]:
