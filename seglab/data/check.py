@@ -295,18 +295,19 @@ def find_pairs(dataset: CustomDataset) -> tuple[list[tuple[str, str | None]], li
     """``([(image, label or None), ...], labels without an image)``, names relative to
     img_dir/ann_dir. Labels without an image are only looked for when no split file selects
     the images (a split file leaves the other labels out on purpose)."""
-    ann_dir = dataset.ann_dir
-    if ann_dir is None or not os.path.isdir(ann_dir):
-        return [(info["filename"], None) for info in dataset.img_infos], []
-    pairs = []
-    for info in dataset.img_infos:
-        label = _expected_label(dataset, info["filename"])
-        pairs.append((info["filename"], label if os.path.isfile(os.path.join(ann_dir, label)) else None))
+    pairs = [pair_of(dataset, info["filename"]) for info in dataset.img_infos]
     orphans = []
-    if dataset.split is None:
+    if dataset.split is None and dataset.ann_dir is not None and os.path.isdir(dataset.ann_dir):
         expected = {_expected_label(dataset, image) for image, _ in pairs}
-        orphans = [name for name in scan_files(ann_dir, dataset.seg_map_suffix) if name not in expected]
+        orphans = [name for name in scan_files(dataset.ann_dir, dataset.seg_map_suffix) if name not in expected]
     return pairs, orphans
+
+
+def pair_of(dataset: CustomDataset, image: str) -> tuple[str, str | None]:
+    """``(image, its label or None when the file is missing)``, relative to img_dir/ann_dir."""
+    label = _expected_label(dataset, image)
+    exists = dataset.ann_dir is not None and os.path.isfile(os.path.join(dataset.ann_dir, label))
+    return image, label if exists else None
 
 
 def check_split(dataset: CustomDataset, key: str, *, indices: Sequence[int] | None = None,
@@ -326,9 +327,10 @@ def check_split(dataset: CustomDataset, key: str, *, indices: Sequence[int] | No
     from tqdm import tqdm
 
     report = SplitReport(key, dataset)
-    pairs, report.orphan_labels = find_pairs(dataset)
-    if indices is not None:
-        pairs, report.orphan_labels = [pairs[i] for i in indices], []
+    if indices is None:
+        pairs, report.orphan_labels = find_pairs(dataset)
+    else:
+        pairs = [pair_of(dataset, dataset.img_infos[i]["filename"]) for i in indices]
     if dataset.ann_dir is None or not os.path.isdir(dataset.ann_dir):
         report.faults.append(Fault("no label folder", key, f"label folder ann_dir={dataset.ann_dir!r} does not "
                                                            "exist; set ann_dir (under data_root)"))
