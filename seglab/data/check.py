@@ -397,9 +397,10 @@ def binary_255_message(dataset: CustomDataset, files: int, wrong: bool, config: 
                   f"every pixel saved as 255 is ignored, so class 1 {name!r} is never learned")
     elif wrong:
         effect = f"{files} label file(s) hold only 0 and 255, but 255 is not a class id of this 2-class dataset"
-    else:
-        effect = (f"{files} label file(s) hold only 0 and 255 while the others use 1 for {name!r}; 255 is read as "
-                  "ignore_index")
+    else:  # mapping 255 everywhere would also turn the others' ignored pixels into the class
+        return (f"{files} label file(s) hold only 0 and 255 while the others use 1 for {name!r}; 255 is read as "
+                f"ignore_index. If 255 means {name!r} in these files, save them with 1 instead (python "
+                "tools/convert_masks.py SRC OUT --binary converts a folder of them)")
     options = " ".join(f"'{key}.label_value_map={{255: 1}}'" for key in fix_keys)
     ann_dir = dataset.ann_dir or "ANN_DIR"
     return (f"{effect}. If 255 means {name!r}, map it as the labels are read: --cfg-options {options} "

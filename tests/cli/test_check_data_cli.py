@@ -99,6 +99,15 @@ def test_binary_0_255_masks_in_a_two_class_config(tmp_path, capsys):
     assert "label_value_map: saved 255 -> 1" in out and "values as read: 0, 1: 2 file(s)" in out
 
 
+def test_some_masks_saved_0_255_among_0_1_masks_are_a_warning(tmp_path, capsys):
+    mask = ids(classes=2)
+    config = write_tree(tmp_path, {"a": mask, "b": mask * 255}, classes=("background", "vessel"), palette=PALETTE[:2])
+    code, out = check(capsys, config)
+    assert code == 0 and lines_with(out, "warning:", "b.png", "binary 0/255")
+    [fix] = lines_with(out, "fix (binary 0/255)")
+    assert "save them with 1 instead" in fix and "label_value_map" not in fix
+
+
 def test_label_size_differs_from_image(tmp_path, capsys):
     config = write_tree(tmp_path, {"a": ids(), "b": ids()}, images={"b": (6, 9)})
     code, out = check(capsys, config)
