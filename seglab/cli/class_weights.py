@@ -2,12 +2,7 @@
 
 Scans every label map of ``data.<split>`` once (after ``reduce_zero_label`` and the dataset's
 class map, ignoring ``ignore_index``), counts the pixels of each class and turns the frequencies
-``f = class pixels / all counted pixels`` into weights:
-
-    inverse_log  1 / ln(1.02 + f)          (ENet, Paszke et al. 2016)
-    median_freq  median(f) / f             (SegNet, Badrinarayanan et al. 2017; median over present classes)
-    inverse      (1 / f) / mean(1 / f)     (present classes' weights average 1)
-
+into weights (``seglab.data.class_stats``: ENet's inverse_log, SegNet's median_freq, or inverse).
 A class that never occurs gets weight 0 (and a warning naming it). The weights are written to a
 file that ``CrossEntropyLoss(class_weight='FILE')`` reads (.json list, .npy, or .txt one per line).
 """
@@ -22,12 +17,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from seglab.data.class_stats import METHODS, class_weights, count_label_pixels
 from seglab.errors import ConfigError, DataError
 from seglab.registry import did_you_mean
 
+__all__ = ["METHODS", "build_split", "class_weights", "count_class_pixels", "format_weight_table", "write_weights"]
 COMMAND = "class-weights"
 HELP = "compute class weights for a weighted loss from a dataset's label maps"
-METHODS = ("inverse_log", "median_freq", "inverse")
 OUT_SUFFIXES = (".json", ".npy", ".txt")
 
 _METHOD_HELP = ("how frequencies f (class pixels / all non-ignored pixels) become weights: "
@@ -99,11 +95,10 @@ def count_class_pixels(dataset) -> np.ndarray:
     counts = np.zeros(num_classes, dtype=np.int64)
     stray = 0
     for index in tqdm(range(len(dataset)), desc="scanning labels", unit="img", file=sys.stderr, disable=None):
-        label = np.asarray(dataset.get_gt_seg_map_by_idx(index)).ravel().astype(np.int64)
-        label = label[label != dataset.ignore_index]
-        in_range = (label >= 0) & (label < num_classes)
-        stray += int((~in_range).sum())
-        counts += np.bincount(label[in_range], minlength=num_classes)
+        label_counts, label_stray = count_label_pixels(dataset.get_gt_seg_map_by_idx(index), num_classes,
+                                                       dataset.ignore_index)
+        counts += label_counts
+        stray += label_stray
     if stray:
         print(f"warning: {stray} labelled pixels hold ids outside 0..{num_classes - 1} that are not "
               f"ignore_index={dataset.ignore_index}; they are left out", file=sys.stderr)
@@ -111,31 +106,6 @@ def count_class_pixels(dataset) -> np.ndarray:
         raise DataError(f"the labels of {type(dataset).__name__} ({len(dataset)} images) hold no class pixels; "
                         "check ann_dir, reduce_zero_label and ignore_index")
     return counts
-
-
-def class_weights(counts: Sequence[int] | np.ndarray, method: str = "inverse_log") -> tuple[np.ndarray, np.ndarray]:
-    """``(frequencies, weights)`` from per-class pixel counts; absent classes weigh 0.
-
-    Args:
-        counts: pixels per class.
-        method: ``'inverse_log'``, ``'median_freq'`` or ``'inverse'`` (see the module docstring).
-    """
-    counts = np.asarray(counts, dtype=np.float64)
-    if counts.sum() <= 0:
-        raise DataError("no labelled pixels to compute class weights from")
-    freqs = counts / counts.sum()
-    present = counts > 0
-    weights = np.zeros_like(freqs)
-    if method == "inverse_log":
-        weights[present] = 1.0 / np.log(1.02 + freqs[present])
-    elif method == "median_freq":
-        weights[present] = np.median(freqs[present]) / freqs[present]
-    elif method == "inverse":
-        inverse = 1.0 / freqs[present]
-        weights[present] = inverse / inverse.mean()
-    else:
-        raise ConfigError(f"--method {method}: unknown.{did_you_mean(method, METHODS)} Use one of {', '.join(METHODS)}")
-    return freqs, weights
 
 
 def format_weight_table(names: Sequence[str], counts: Sequence[int], freqs: Sequence[float],

@@ -174,6 +174,10 @@ class DataConfig:
                              self.shuffle, self.persistent_workers, self.pin_memory, False)
         return dataclasses.replace(base, **{k: v for k, v in dataclasses.asdict(own).items() if v is not None})
 
+    def splits(self) -> dict[str, dict]:
+        """The dataset configs of the splits the config has, by name."""
+        return {name: getattr(self, name) for name in ("train", "val", "test") if getattr(self, name) is not None}
+
     def split(self, name: str) -> dict:
         """The dataset config of split ``name``; a clear error when the config has none."""
         cfg = getattr(self, name)
@@ -245,6 +249,7 @@ class RunConfig:
     compile: bool = False
     cudnn_benchmark: bool = False
     reuse_freed_memory: bool = True
+    check_data: bool | dict | None = True  # labels checked before training: dict(samples=N), False: off
     device: str | None = None
     work_dir: str | None = None
     gpu_ids: list[int] | None = _no_effect("torchrun chooses the processes and devices")
@@ -374,10 +379,12 @@ def _check_workflow(workflow: list) -> None:
 
 def _check_optimizer_and_schedule(run: RunConfig) -> None:
     """The optimizer's keys and the lr schedule, checked now rather than after the model is built."""
+    from seglab.data.check import check_data_samples
     from seglab.engine.optimizer import check_optimizer_config
     from seglab.engine.schedules import build_lr_schedule
 
     if run.optimizer is not None:
         check_optimizer_config(run.optimizer)
+    check_data_samples(run.check_data)
     if run.runner.max_iters is not None:
         build_lr_schedule(run.lr_config or {"policy": "fixed"}, run.max_iters)

@@ -374,9 +374,13 @@ class Trainer:
 
     def _train_loader(self) -> torch.utils.data.DataLoader:
         from seglab.data import build_dataloader, build_dataset
+        from seglab.data.check import check_data_samples, check_training_labels
         from seglab.data.loader import warn_more_workers_than_cpus
 
         dataset = build_dataset(self.run.data.split("train"), key="data.train")
+        # every rank checks the same files, so all stop together rather than some hanging
+        check_training_labels(dataset, check_data_samples(self.run.check_data), data_cfg=self.run.data.splits(),
+                              config=self.cfg.filename)
         options = self.run.data.loader("train")
         warn_more_workers_than_cpus(options.workers_per_gpu)
         sampler = TrainStreamSampler(len(dataset), self.seed, self.rank, self.world_size,

@@ -136,3 +136,57 @@ def save_comparison_grid(path: str | Path, rows: list[tuple[np.ndarray, np.ndarr
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def training_sample_picture(sample: dict) -> tuple[np.ndarray, np.ndarray]:
+    """``(image BGR uint8, label (H, W))`` of one training-pipeline output, as the model sees it:
+    the normalised image is mapped back to pixels with its ``img_norm_cfg``."""
+    img = np.asarray(sample["img"], dtype=np.float64).transpose(1, 2, 0)
+    norm = sample["img_metas"].get("img_norm_cfg") or {}
+    img = img * np.asarray(norm.get("std", 1.0)) + np.asarray(norm.get("mean", 0.0))
+    if norm.get("to_rgb"):
+        img = img[..., ::-1]
+    label = np.asarray(sample["gt_semantic_seg"]).reshape(img.shape[:2])
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8), label
+
+
+def save_label_grid(path: str | Path, items: list[tuple[np.ndarray, np.ndarray, str]], palette: Palette,
+                    class_names: Sequence[str], ignore_index: int = 255, opacity: float = 0.5,
+                    ignore_color: Sequence[int] = (255, 255, 255)) -> Path:
+    """One PNG: each ``(image BGR, label, title)`` with its label drawn over it, and a legend.
+
+    Args:
+        path: output file.
+        items: the pictures, drawn row by row.
+        palette: RGB colour per class.
+        class_names: legend names, one per palette colour.
+        ignore_index: label value drawn in ``ignore_color`` (padding, unlabelled pixels).
+        opacity: weight of the label colours over the image.
+        ignore_color: RGB colour of ignored pixels.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    colours = [list(c) for c in _palette_array(palette)] + [list(ignore_color)]
+    columns = int(np.ceil(np.sqrt(len(items))))
+    rows = int(np.ceil(len(items) / columns))
+    height = 2.3 * rows + 0.4  # 0.4 inch for the legend
+    fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, height), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for ax, (image, label, title) in zip(axes.ravel(), items):
+        seg = np.where(np.asarray(label) == ignore_index, len(colours) - 1, label)
+        ax.imshow(overlay(image, seg, colours, opacity, ignore_index=-1)[..., ::-1], interpolation="nearest")
+        ax.set_title(title, fontsize=7)
+    handles = [Patch(color=np.asarray(c) / 255, label=name) for c, name in zip(colours, class_names)]
+    handles.append(Patch(facecolor=np.asarray(ignore_color) / 255, edgecolor="grey", label=f"ignored ({ignore_index})"))
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.4 / height, 1, 1))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path

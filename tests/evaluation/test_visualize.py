@@ -67,3 +67,19 @@ def test_comparison_grid_is_a_png(tmp_path):
     gt = np.array([[0, 1, 255, 1, 0]] * 6)
     path = save_comparison_grid(tmp_path / "grid.png", [(image, gt, gt.clip(0, 1))] * 2, [[0, 0, 0], [255, 0, 0]])
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_training_sample_picture_undoes_normalize(tmp_path):
+    from seglab.data import build_dataset, write_synthetic_dataset
+    from seglab.evaluation.visualize import training_sample_picture
+
+    root = write_synthetic_dataset(tmp_path, num_train=1, num_val=0, size=(8, 10))
+    pipeline = [dict(type="LoadImageFromFile"), dict(type="LoadAnnotations"), dict(type="RandomFlip", prob=0.0),
+                dict(type="Normalize", mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True),
+                dict(type="DefaultFormatBundle"), dict(type="Collect", keys=["img", "gt_semantic_seg"])]
+    dataset = build_dataset(dict(type="CustomDataset", data_root=str(root), img_dir="img_dir/train",
+                                 ann_dir="ann_dir/train", img_suffix=".png", seg_map_suffix=".png",
+                                 classes=("bg", "fg"), pipeline=pipeline))
+    image, label = training_sample_picture(dataset[0])
+    np.testing.assert_array_equal(image, cv2.imread(str(root / "img_dir/train/000.png")))
+    np.testing.assert_array_equal(label, cv2.imread(str(root / "ann_dir/train/000.png"), cv2.IMREAD_UNCHANGED))

@@ -50,6 +50,21 @@ def _read_lines(path: str, what: str) -> list[str]:
         return [line.strip() for line in f if line.strip()]
 
 
+def _value_map(mapping: Any) -> dict[int, int] | None:
+    """``label_value_map`` checked: 8-bit label values to 8-bit class ids."""
+    if mapping is None:
+        return None
+    if not isinstance(mapping, Mapping):
+        raise config_error(f"label_value_map must be a dict like {{255: 1}}, got {mapping!r}")
+    checked = {}
+    for old, new in mapping.items():
+        if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in (old, new)):
+            raise config_error(f"label_value_map: {old!r}: {new!r} is not a pair of label values in 0..255; "
+                               "write it like {{255: 1}}")
+        checked[old] = new
+    return checked or None
+
+
 def _random_palette(n: int) -> list[list[int]]:
     # 0.x draws from seed 42 without touching the global RNG; same colours here.
     return np.random.RandomState(42).randint(0, 255, size=(n, 3)).tolist()
@@ -78,6 +93,9 @@ class CustomDataset(Dataset):
             with fixed classes, a subset of them: the other ids are then mapped to 255.
         palette: one ``[r, g, b]`` per class (a list, or a text file of ``r g b`` lines).
         gt_seg_map_loader_cfg: ``LoadAnnotations`` arguments for the labels used by metrics.
+        label_value_map: ``{value saved in the label files: class id}``, applied to every label as
+            it is read, before ``reduce_zero_label`` and the ``classes`` map, in training and
+            evaluation alike; e.g. ``{255: 1}`` for binary masks saved as 0/255. Other values stay.
         file_client_args: accepted for 0.x configs; only ``dict(backend='disk')``.
     """
 
@@ -90,6 +108,7 @@ class CustomDataset(Dataset):
                  reduce_zero_label: bool = False, classes: Sequence[str] | str | None = None,
                  palette: Sequence[Sequence[int]] | str | None = None,
                  gt_seg_map_loader_cfg: Mapping[str, Any] | None = None,
+                 label_value_map: Mapping[int, int] | None = None,
                  file_client_args: Mapping[str, Any] | None = None) -> None:
         check_file_client_args(file_client_args, type(self).__name__)
         self.pipeline = Compose(pipeline)
@@ -104,6 +123,7 @@ class CustomDataset(Dataset):
         self.reduce_zero_label = reduce_zero_label
         self.CLASSES, self.label_map = self._resolve_classes(classes)
         self.PALETTE = self._resolve_palette(palette)
+        self.label_value_map = _value_map(label_value_map)
         loader_cfg = {"type": "LoadAnnotations", "reduce_zero_label": reduce_zero_label,
                       **dict(gt_seg_map_loader_cfg or {})}
         self.gt_seg_map_loader = TRANSFORMS.build(loader_cfg, key="gt_seg_map_loader_cfg")
@@ -203,6 +223,8 @@ class CustomDataset(Dataset):
         results["seg_prefix"] = self.ann_dir
         results["num_classes"] = len(self.CLASSES)
         results["ignore_index"] = self.ignore_index
+        if self.label_value_map:
+            results["label_value_map"] = self.label_value_map
         if self.label_map is not None:
             results["label_map"] = self.label_map
 

@@ -1,8 +1,8 @@
 """Loading transforms: ``LoadImageFromFile`` and ``LoadAnnotations`` (0.x keys and results).
 
 The dataset's ``pre_pipeline`` puts ``img_info``/``ann_info`` (file names relative to
-``img_prefix``/``seg_prefix``), ``seg_fields``, and, for label checks and custom classes,
-``label_map``, ``num_classes`` and ``ignore_index`` into the results dict.
+``img_prefix``/``seg_prefix``), ``seg_fields``, and, for label checks, saved-value maps and custom
+classes, ``label_value_map``, ``label_map``, ``num_classes`` and ``ignore_index`` into the results dict.
 """
 from __future__ import annotations
 
@@ -95,8 +95,8 @@ def check_label_range(label: np.ndarray, num_classes: int, ignore_index: int, fi
 class LoadAnnotations:
     """Load the label map ``ann_info['seg_map']`` (under ``seg_prefix``) into ``gt_semantic_seg``.
 
-    Order as in 0.x: ``reduce_zero_label`` first, then the dataset's ``label_map`` (custom
-    classes). The label must have the image's size (when the image is loaded) and hold only
+    Order: the dataset's ``label_value_map`` (values as saved -> class ids, e.g. ``{255: 1}``),
+    then as in 0.x ``reduce_zero_label``, then the dataset's ``label_map`` (custom classes). The label must have the image's size (when the image is loaded) and hold only
     class ids below ``num_classes`` or ``ignore_index`` (when the dataset supplies them).
 
     Args:
@@ -115,6 +115,8 @@ class LoadAnnotations:
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         filename = _join(results.get("seg_prefix"), results["ann_info"]["seg_map"])
         label = read_label(filename, self.imdecode_backend)
+        if results.get("label_value_map"):
+            label = apply_label_map(label, results["label_value_map"])
         if self.reduce_zero_label:
             label = reduce_zero_label(label)
         if results.get("label_map"):

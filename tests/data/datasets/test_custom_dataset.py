@@ -148,6 +148,33 @@ def test_class_subset_remaps_labels_like_0x_label_map(tmp_path, helpers):
         build_dataset({**cfg, "classes": ("background", "persn")})
 
 
+def test_label_value_map_applies_in_training_and_evaluation(tmp_path, helpers):
+    label = np.array([[0, 255, 255, 0], [0, 0, 255, 0]], dtype=np.uint8)
+    helpers.write_pair(tmp_path, "a", label)
+    pipeline = [dict(type="LoadImageFromFile"), dict(type="LoadAnnotations")]
+    ds = build_dataset(helpers.tiny_cfg(tmp_path, pipeline, label_value_map={255: 1}))
+    expected = (label == 255).astype(np.uint8)
+    np.testing.assert_array_equal(ds[0]["gt_semantic_seg"], expected)
+    np.testing.assert_array_equal(ds.get_gt_seg_map_by_idx(0), expected)
+    assert ds.evaluate([expected], logger="silent")["IoU.fg"] == 1.0
+    for bad in ([255, 1], {255: 256}, {"255": 1}):
+        with pytest.raises(ConfigError, match=r"label_value_map.*\{255: 1\}"):
+            build_dataset(helpers.tiny_cfg(tmp_path, pipeline, label_value_map=bad))
+
+
+def test_label_value_map_from_cfg_options_survives_the_config_dump(tmp_path):
+    from seglab.config import Config
+    from seglab.config.overrides import parse_value
+
+    path = tmp_path / "c.py"
+    path.write_text("data = dict(train=dict(type='CustomDataset'))\n")
+    cfg = Config.fromfile(str(path))
+    cfg.merge_from_dict({"data.train.label_value_map": parse_value("{255: 1}")})
+    assert cfg.data.train.label_value_map == {255: 1}
+    cfg.dump(tmp_path / "dumped.py")
+    assert Config.fromfile(str(tmp_path / "dumped.py")).data.train.label_value_map == {255: 1}
+
+
 def test_voc_requires_split(tmp_path, helpers):
     cfg = _voc_tree(tmp_path, helpers)
     del cfg["split"]

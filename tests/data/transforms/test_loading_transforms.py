@@ -83,6 +83,16 @@ def test_reduce_zero_label_then_label_map(tmp_path):
     np.testing.assert_array_equal(r["gt_semantic_seg"], [[255, 255, 0, 255]])
 
 
+def test_label_value_map_comes_first(tmp_path):
+    label = np.array([[0, 255, 1, 2]], dtype=np.uint8)
+    r = LoadAnnotations()(_ann(tmp_path, label, label_value_map={255: 1}, num_classes=3, ignore_index=255))
+    np.testing.assert_array_equal(r["gt_semantic_seg"], [[0, 1, 1, 2]])
+    # saved values are mapped before reduce_zero_label and the classes map see them
+    r = LoadAnnotations(reduce_zero_label=True)(_ann(tmp_path, label, label_value_map={255: 3, 0: 255},
+                                                     label_map={2: 0}))
+    np.testing.assert_array_equal(r["gt_semantic_seg"], [[255, 0, 0, 1]])
+
+
 def test_label_errors_name_the_file(tmp_path):
     with pytest.raises(DataError, match="nothere_seg.png"):
         LoadAnnotations()({"ann_info": {"seg_map": "nothere_seg.png"}, "seg_prefix": str(tmp_path), "seg_fields": []})
