@@ -27,6 +27,7 @@ from _runner import SMOKE_UNET_OPTIONS, load_with_options, print_table, write_js
 
 from seglab.data import build_dataset, collate  # noqa: E402
 from seglab.engine.benchmark import benchmark_variants, timed  # noqa: E402
+from seglab.engine.run_config import parse_run_config  # noqa: E402
 from seglab.registry import MODELS  # noqa: E402
 
 VARIANTS = {
@@ -43,7 +44,7 @@ VARIANTS = {
 def loss_seconds(cfg, batch: dict, iters: int) -> float:
     """Median seconds of the decode head's ``losses`` plus their backward, on the head's logits."""
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model, key="model")
+    model = MODELS.build(parse_run_config(cfg).model, key="model")
     model.init_weights()
     model.train()
     with torch.no_grad():

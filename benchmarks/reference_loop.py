@@ -43,7 +43,7 @@ class ReferenceLoop:
         torch.backends.cudnn.benchmark = run.cudnn_benchmark  # as 0.x's train.py does
         self.amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
         self.channels_last = channels_last
-        self.model = MODELS.build(cfg.model, key="model")
+        self.model = MODELS.build(run.model, key="model")
         self.model.init_weights()
         self.model.to(self.device).train()
         if channels_last:

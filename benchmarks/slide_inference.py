@@ -59,7 +59,7 @@ def main() -> None:
         results[name] = ips
         faults[name] = (after.ru_minflt - usage.ru_minflt) / n
         rows.append([name, ips, 1 / ips, f"{faults[name]:.0f}", f"{(after.ru_stime - usage.ru_stime) / n:.2f}"])
-    print(f"{args.config}: slide inference, test_cfg {dict(cfg.model.test_cfg)}, {n} images, "
+    print(f"{args.config}: slide inference, test_cfg {dict(run.model['test_cfg'])}, {n} images, "
           f"reuse_freed_memory={reuse}")
     print_table(["setting", "images/s", "s/image", "minor faults/image", "kernel s/image"], rows)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -245,6 +245,7 @@ DATASETS = Registry("dataset")
 TRANSFORMS = Registry("transform")
 OPTIMIZERS = Registry("optimizer")
 LR_SCHEDULES = Registry("lr schedule")
+PARAM_SCHEDULERS = Registry("param scheduler")
 HOOKS = Registry("hook")
 # Layer kinds resolved from norm_cfg / act_cfg / conv_cfg / upsample_cfg.
 NORM_LAYERS = Registry("norm layer")

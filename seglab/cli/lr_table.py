@@ -17,7 +17,7 @@ from torch import nn
 from seglab.config import DictAction, load_config
 from seglab.engine.optimizer import ParamSetting, format_rule_summary, param_settings, unmatched_custom_keys
 from seglab.engine.run_config import parse_run_config
-from seglab.engine.schedules import LrSchedule, build_lr_schedule
+from seglab.engine.schedules import LrSchedule, build_schedule
 from seglab.errors import ConfigError
 from seglab.registry import MODELS, did_you_mean
 
@@ -41,11 +41,11 @@ def run(args: argparse.Namespace) -> int:
     run_cfg = parse_run_config(cfg)
     if run_cfg.optimizer is None:
         raise ConfigError(f"{args.config}: the config has no optimizer dict to show")
-    schedule = build_lr_schedule(run_cfg.lr_config or {"policy": "fixed"}, run_cfg.max_iters)
+    schedule = build_schedule(run_cfg.lr_config, run_cfg.param_scheduler, run_cfg.max_iters)
     if not 0 <= args.iter <= schedule.max_iters:
         raise ConfigError(f"--iter {args.iter} is outside the schedule: it must be between 0 and "
                           f"runner.max_iters={schedule.max_iters}")
-    model = MODELS.build(cfg.model, key="model")
+    model = MODELS.build(run_cfg.model, key="model")
     settings = param_settings(model, run_cfg.optimizer)
     for key in unmatched_custom_keys(model, run_cfg.optimizer):
         print(f"warning: optimizer.paramwise_cfg.custom_keys {key!r} matches no parameter name."

@@ -85,12 +85,13 @@ def load_config(path: str | os.PathLike, cfg_options: Mapping[str, Any] | None =
     old_root = cfg.get("data_root")
     if options:
         cfg.merge_from_dict(options)
-    if "data_root" in options and "data" in cfg:
-        _replace_data_root(cfg.data, options["data_root"], only_if=old_root)
+    # the dataset sections of either dialect
+    sections = [cfg[k] for k in ("data", "train_dataloader", "val_dataloader", "test_dataloader") if k in cfg]
+    if "data_root" in options:
+        _replace_data_root(sections, options["data_root"], only_if=old_root)
     if data_root:
         cfg.data_root = data_root
-        if "data" in cfg:
-            _replace_data_root(cfg.data, data_root)
+        _replace_data_root(sections, data_root)
     return cfg
 
 

@@ -24,7 +24,8 @@ AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 def init_segmentor(cfg: Mapping, checkpoint: str | None = None, device: str | torch.device | None = None, *,
                    unsafe_load: bool = False) -> torch.nn.Module:
     """The config's model with the checkpoint's weights, in eval mode, with ``CLASSES``/``PALETTE``
-    (from the checkpoint's meta, else from the test dataset type) and ``cfg`` attached.
+    (from the checkpoint's meta, 0.x's ``CLASSES``/``PALETTE`` or 1.x's ``dataset_meta``, else from
+    the test dataset type) and ``cfg`` attached.
 
     The checkpoint is read with the weights-only loader (``seglab.engine.checkpoint``);
     ``unsafe_load=True`` (or the config's ``checkpoint_unsafe_load=True``) reads it in full, for a
@@ -36,7 +37,7 @@ def init_segmentor(cfg: Mapping, checkpoint: str | None = None, device: str | to
     """
     run = parse_run_config(cfg, need_max_iters=False)
     apply_reuse_freed_memory(run.reuse_freed_memory)
-    model_cfg = dict(cfg["model"])
+    model_cfg = dict(run.model or {})
     model_cfg["pretrained"] = None  # the checkpoint supplies every weight
     model = MODELS.build(model_cfg, key="model")
     meta: dict[str, Any] = {}
@@ -44,12 +45,17 @@ def init_segmentor(cfg: Mapping, checkpoint: str | None = None, device: str | to
         ckpt = read_checkpoint(checkpoint, unsafe_load=unsafe_load or run.checkpoint_unsafe_load)
         meta = ckpt.get("meta", {}) if isinstance(ckpt, dict) else {}
         load_checkpoint(model, ckpt, name=str(checkpoint))
-    model.CLASSES = meta.get("CLASSES") or _dataset_attr(run, "CLASSES")
-    model.PALETTE = meta.get("PALETTE") or _dataset_attr(run, "PALETTE")
+    dataset_meta = meta.get("dataset_meta") or {}  # where 1.x checkpoints keep them
+    model.CLASSES = meta.get("CLASSES") or _tuple(dataset_meta.get("classes")) or _dataset_attr(run, "CLASSES")
+    model.PALETTE = meta.get("PALETTE") or dataset_meta.get("palette") or _dataset_attr(run, "PALETTE")
     model.cfg = cfg
     model.test_pipeline = list(run.data.test["pipeline"]) if run.data.test else None
     device = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return model.to(device).eval()
+
+
+def _tuple(value: Any) -> tuple | None:
+    return tuple(value) if value is not None else None
 
 
 def _dataset_attr(run: RunConfig, name: str) -> Any:

@@ -89,11 +89,13 @@ class LogMeter:
 
     def _reset(self) -> None:
         self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}  # a value may be logged on some steps only (grad_norm)
         self.count, self.data_s, self.iter_s = 0, 0.0, 0.0
 
     def add(self, log_vars: dict[str, torch.Tensor], *, data_s: float, iter_s: float) -> None:
         for key, value in log_vars.items():
             self.sums[key] = self.sums.get(key, 0) + value.detach().float()
+            self.counts[key] = self.counts.get(key, 0) + 1
         self.count += 1
         self.data_s += data_s
         self.iter_s += iter_s
@@ -104,7 +106,7 @@ class LogMeter:
         from seglab.engine.dist import all_reduce_mean
 
         keys = list(self.sums)
-        stacked = torch.stack([self.sums[k].reshape(()) for k in keys]) / self.count
+        stacked = torch.stack([self.sums[k].reshape(()) / self.counts[k] for k in keys])
         values = dict(zip(keys, all_reduce_mean(stacked.to(device)).tolist()))
         result = values, self.data_s / self.count, self.iter_s / self.count
         self._reset()

@@ -1,17 +1,16 @@
 """The run settings of a config, validated once: ``parse_run_config(cfg) -> RunConfig``.
 
-Everything outside ``model`` that says how to train (MMSegmentation 0.x's runtime sections:
-``runner``, ``optimizer``, ``optimizer_config``, ``lr_config``, ``checkpoint_config``,
-``log_config``, ``evaluation``, ``data``, ``workflow``, seed, resume, speed keys, custom
-imports and hooks) is read here and nowhere else. Each section is a frozen dataclass whose fields
-are its schema (``seglab.config.schema``): a misspelled key is a ``ConfigError`` naming
-``evaluation.intervall`` with did-you-mean, raised before anything is built.
+Everything that says what to build and how to train (the ``model`` config, and MMSegmentation
+0.x's runtime sections: ``runner``, ``optimizer``, ``optimizer_config``, ``lr_config``,
+``checkpoint_config``, ``log_config``, ``evaluation``, ``data``, ``workflow``, seed, resume, speed
+keys, custom imports and hooks) is read here and nowhere else. Each section is a frozen dataclass
+whose fields are its schema (``seglab.config.schema``): a misspelled key is a ``ConfigError``
+naming ``evaluation.intervall`` with did-you-mean, raised before anything is built.
 
-Top-level keys:
-- a key of the MMSegmentation 1.x dialect (``optim_wrapper``, ``train_cfg``, ...) is an error
-  naming them: seglab would otherwise train the 0.x base's settings without a word;
-- any other key seglab does not use is a warning with did-you-mean (0.x files also define
-  helper variables such as ``crop_size``, which are not warned about).
+A config in the MMSegmentation 1.x dialect is first translated into these keys
+(``seglab.config.dialect``); one that mixes both dialects is an error naming the keys of each.
+Any other top-level key seglab does not use is a warning with did-you-mean (config files also
+define helper variables such as ``crop_size``, which are not warned about).
 
 ``custom_imports`` are imported while parsing, so the types their modules register (heads,
 hooks, datasets) are known to every later check and build.
@@ -27,20 +26,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from seglab.config.dialect import detect_dialect, translate_1x
 from seglab.config.schema import build_section
 from seglab.errors import ConfigError
 from seglab.registry import HOOKS, check_arguments, did_you_mean
 
 logger = logging.getLogger("seglab")
 
-# Keys that only the MMSegmentation 1.x (mmengine) dialect has at the top level.
-DIALECT_1X_KEYS = ("optim_wrapper", "param_scheduler", "train_cfg", "val_cfg", "test_cfg", "train_dataloader",
-                   "val_dataloader", "test_dataloader", "default_hooks", "val_evaluator", "test_evaluator",
-                   "data_preprocessor", "visualizer", "vis_backends", "env_cfg", "default_scope",
-                   "log_processor", "tta_model", "tta_pipeline", "randomness", "resume", "auto_scale_lr")
 # Variables 0.x config files define to build other values; they are not settings.
 HELPER_VARIABLES = frozenset({
-    "model", "norm_cfg", "backbone_norm_cfg", "dataset_type", "data_root", "img_norm_cfg", "crop_size",
+    "norm_cfg", "backbone_norm_cfg", "dataset_type", "data_root", "img_norm_cfg", "crop_size",
     "img_scale", "train_pipeline", "test_pipeline", "checkpoint", "checkpoint_file", "num_classes",
 })
 # mmcv's hook priority names.
@@ -76,8 +71,9 @@ class OptimizerHookConfig:
     """``optimizer_config``."""
 
     # ``'OptimizerHook'``, or ``'Fp16OptimizerHook'`` (the same as ``fp16=dict(loss_scale=...)``).
-    type: Literal["OptimizerHook", "Fp16OptimizerHook"] = "OptimizerHook"
+    type: Literal["OptimizerHook", "Fp16OptimizerHook", "GradientCumulativeOptimizerHook"] = "OptimizerHook"
     grad_clip: GradClip | None = None  # gradient clipping, or None
+    cumulative_iters: int = 1  # GradientCumulativeOptimizerHook: one optimizer step every N iterations
     loss_scale: float | Literal["dynamic"] = 512.0  # ``Fp16OptimizerHook``'s initial loss scale (or ``'dynamic'``)
     detect_anomalous_params: bool = _no_effect("DDP reports unused parameters itself "
                                                "(set find_unused_parameters=True)", False)
@@ -224,11 +220,13 @@ class RunConfig:
     """Every run setting of a config; built by ``parse_run_config``. Field names are the config's
     top-level keys (see each section's class for its keys)."""
 
+    model: dict | None = None  # built by the registry (its keys are checked there)
     runner: Runner = field(default_factory=Runner)
     total_iters: int | None = None
     optimizer: dict | None = None
     optimizer_config: OptimizerHookConfig = field(default_factory=OptimizerHookConfig)
     lr_config: dict | None = None
+    param_scheduler: list[dict] | dict | None = None  # the 1.x dialect's schedule (mmengine's arithmetic)
     checkpoint_config: CheckpointConfig = field(default_factory=CheckpointConfig)
     log_config: LogConfig = field(default_factory=LogConfig)
     evaluation: EvaluationConfig | None = None
@@ -280,9 +278,11 @@ def parse_run_config(cfg: Mapping[str, Any], *, need_max_iters: bool = True) -> 
         cfg: the resolved config.
         need_max_iters: require ``runner.max_iters`` (training); ``seglab test`` does not.
     """
-    reject_1x_keys(cfg)
+    if detect_dialect(cfg) == "1.x":
+        cfg = translate_1x(cfg)
+    else:
+        warn_unused_keys(cfg)
     import_custom_modules(cfg.get("custom_imports"))
-    warn_unused_keys(cfg)
     run = build_section(RunConfig, {k: v for k, v in cfg.items() if k in SECTIONS}, "")
     run = dataclasses.replace(run, runner=_resolve_max_iters(run, need_max_iters))
     _check_workflow(run.workflow)
@@ -292,14 +292,6 @@ def parse_run_config(cfg: Mapping[str, Any], *, need_max_iters: bool = True) -> 
         check_hook_config(hook, f"log_config.hooks.{i}")
     _check_optimizer_and_schedule(run)
     return run
-
-
-def reject_1x_keys(cfg: Mapping[str, Any]) -> None:
-    found = [k for k in cfg if k in DIALECT_1X_KEYS]
-    if found:
-        raise ConfigError(f"{', '.join(found)}: this is a config in the MMSegmentation 1.x dialect, which seglab "
-                          "does not read yet; write the 0.x keys instead (optimizer, lr_config, runner, data, "
-                          "evaluation, checkpoint_config, log_config)")
 
 
 def warn_unused_keys(cfg: Mapping[str, Any]) -> None:
@@ -381,10 +373,10 @@ def _check_optimizer_and_schedule(run: RunConfig) -> None:
     """The optimizer's keys and the lr schedule, checked now rather than after the model is built."""
     from seglab.data.check import check_data_samples
     from seglab.engine.optimizer import check_optimizer_config
-    from seglab.engine.schedules import build_lr_schedule
+    from seglab.engine.schedules import build_schedule
 
     if run.optimizer is not None:
         check_optimizer_config(run.optimizer)
     check_data_samples(run.check_data)
     if run.runner.max_iters is not None:
-        build_lr_schedule(run.lr_config or {"policy": "fixed"}, run.max_iters)
+        build_schedule(run.lr_config, run.param_scheduler, run.max_iters)

@@ -28,7 +28,7 @@ from seglab.errors import CheckpointError, ConfigError
 from seglab.registry import LR_SCHEDULES, accepted_arguments, did_you_mean
 
 __all__ = ["Poly", "Step", "CosineAnnealing", "Fixed", "Warmup", "LrSchedule", "LrScheduler",
-           "build_lr_schedule"]
+           "build_lr_schedule", "build_schedule"]
 
 WARMUP_KINDS = ("constant", "linear", "exp")
 # lr_config keys handled here for every policy (the policy's own keys are its constructor's).
@@ -273,3 +273,12 @@ def build_lr_schedule(lr_config: Mapping[str, Any], max_iters: int) -> LrSchedul
     policy = LR_SCHEDULES.build({"type": name, **policy_args}, key="lr_config")
     return LrSchedule(policy, max_iters, _warmup(lr_config))
 
+
+def build_schedule(lr_config: Mapping[str, Any] | None, param_scheduler: Any, max_iters: int) -> Any:
+    """The run's schedule: 1.x's ``param_scheduler`` chain when given, else 0.x's ``lr_config``
+    (``policy='fixed'`` without one). Both have ``lr_at(iteration, initial_lr)``."""
+    from seglab.engine.param_schedulers import build_param_schedule
+
+    if param_scheduler is not None:
+        return build_param_schedule(param_scheduler, max_iters)
+    return build_lr_schedule(lr_config or {"policy": "fixed"}, max_iters)

@@ -46,7 +46,7 @@ from seglab.engine.host_memory import apply_reuse_freed_memory
 from seglab.engine.logger import LogMeter, setup_logger
 from seglab.engine.optimizer import build_optimizer, format_rule_summary, param_settings
 from seglab.engine.run_config import RunConfig, parse_run_config
-from seglab.engine.schedules import LrScheduler, build_lr_schedule
+from seglab.engine.schedules import LrScheduler, build_schedule
 from seglab.engine.train_stream import SeededSamples, TrainStreamSampler
 from seglab.errors import CheckpointError, ConfigError, SeglabError
 from seglab.models.losses import parse_losses
@@ -126,8 +126,8 @@ class Trainer:
         if run.optimizer is None:
             raise ConfigError("optimizer is not set; add e.g. optimizer=dict(type='SGD', lr=0.01, momentum=0.9)")
         self.optimizer = build_optimizer(self.model, run.optimizer)
-        self.scheduler = LrScheduler(self.optimizer, build_lr_schedule(run.lr_config or {"policy": "fixed"},
-                                                                       self.max_iters))
+        self.scheduler = LrScheduler(self.optimizer, build_schedule(run.lr_config, run.param_scheduler,
+                                                                    self.max_iters))
         self.grad_clip = dataclasses.asdict(run.optimizer_config.grad_clip) if run.optimizer_config.grad_clip else None
         self.hooks: list[HookBase] = in_priority_order(
             [build_hook(h, f"custom_hooks.{i}") for i, h in enumerate(run.custom_hooks)] + builtin_hooks(self))
@@ -176,20 +176,33 @@ class Trainer:
         # remember the first iteration whose loss was not finite, on the device
         self.first_nonfinite = torch.where(torch.isfinite(loss.detach()), self.first_nonfinite,
                                            torch.clamp(self.first_nonfinite, max=it + 1))
-        self.optimizer.zero_grad(set_to_none=True)
+        first, last, size = self._accumulation_window(it)
+        if first:
+            self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-            if self.grad_clip:
-                self.scaler.unscale_(self.optimizer)
-                log_vars["grad_norm"] = self._clip()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
+            self.scaler.scale(loss / size).backward()
+            if last:
+                if self.grad_clip:
+                    self.scaler.unscale_(self.optimizer)
+                    log_vars["grad_norm"] = self._clip()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
         else:
-            loss.backward()
-            if self.grad_clip:
-                log_vars["grad_norm"] = self._clip()
-            self.optimizer.step()
+            (loss / size if size > 1 else loss).backward()
+            if last:
+                if self.grad_clip:
+                    log_vars["grad_norm"] = self._clip()
+                self.optimizer.step()
         return log_vars
+
+    def _accumulation_window(self, it: int) -> tuple[bool, bool, int]:
+        """(first of its window, last of it, window size) of iteration ``it``: with
+        ``cumulative_iters=N`` the gradients of N iterations add up before one optimizer step (a
+        shorter last window when N does not divide the run)."""
+        n = self.run.optimizer_config.cumulative_iters
+        start = it - it % n
+        size = min(n, self.max_iters - start)
+        return it == start, it == start + size - 1, size
 
     def _clip(self) -> torch.Tensor:
         params = [p for p in self.model.parameters() if p.requires_grad and p.grad is not None]
@@ -317,7 +330,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ setup helpers
     def _build_model(self, run: RunConfig) -> nn.Module:
-        model = MODELS.build(self.cfg.model, key="model")
+        model = MODELS.build(run.model, key="model")
         with unsafe_load_allowed(run.checkpoint_unsafe_load):  # pretrained backbone weights are read here
             if not run.resume_from and not run.load_from:
                 model.init_weights()

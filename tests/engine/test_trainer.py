@@ -164,3 +164,19 @@ def test_save_best_keeps_only_the_best_checkpoint(small_config, tmp_path):
     best_state = torch.load(best, weights_only=True)["state_dict"]
     same_iter = torch.load(work_dir / f"iter_{it}.pth", weights_only=True)["state_dict"]
     assert all(torch.equal(best_state[k], same_iter[k]) for k in best_state)
+
+
+def test_gradient_accumulation_steps_every_n_iterations(small_config, tmp_path):
+    from seglab.engine import Trainer
+    from seglab.engine.hooks import HookBase
+
+    cfg = Config.fromfile(str(small_config(max_iters=5, eval_interval=0, log_interval=1)))
+    cfg.optimizer_config = dict(type="GradientCumulativeOptimizerHook", cumulative_iters=2)
+    trainer = Trainer(cfg, tmp_path / "run", progress=False)
+    weights = [trainer.model.decode_head.conv_seg.weight.detach().clone()]
+    probe = HookBase()
+    probe.after_step = lambda t: weights.append(t.model.decode_head.conv_seg.weight.detach().clone())
+    trainer.hooks.insert(0, probe)
+    trainer.train()
+    changed = [not torch.equal(a, b) for a, b in zip(weights, weights[1:])]
+    assert changed == [False, True, False, True, True]  # windows [1, 2], [3, 4], then [5] alone

@@ -52,6 +52,7 @@ def dice_loss(probs: torch.Tensor, label: torch.Tensor, smooth: float = 1, expon
     return average_classes(1 - numerator / denominator, class_weight, ignore_index)
 
 
+@MODELS.register(name="DiceLoss0x")  # its name in a 1.x-dialect config, where DiceLoss is 1.x's Dice
 @MODELS.register
 class DiceLoss(SegLoss):
     """Soft Dice loss (0.x keys and formula).
