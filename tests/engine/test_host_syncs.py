@@ -84,6 +84,12 @@ TRICKS = {
     "CE + Dice": {"model.decode_head.loss_decode": [
         {"type": "CrossEntropyLoss", "loss_name": "loss_ce"},
         {"type": "DiceLoss", "loss_name": "loss_dice", "loss_weight": 3.0}]},
+    "1.x class-weighted CE": {"model.decode_head.loss_decode.type": "CrossEntropyLoss1x",
+                              "model.decode_head.loss_decode.class_weight": [1.0, 3.0]},
+    "CE + 1.x Dice with OHEM": {"model.decode_head.sampler": dict(OHEM, thresh=0.7),
+                                "model.decode_head.loss_decode": [
+                                    {"type": "CrossEntropyLoss1x", "loss_name": "loss_ce"},
+                                    {"type": "DiceLoss1x", "loss_name": "loss_dice", "loss_weight": 3.0}]},
     "one-channel sigmoid head": {"model.decode_head.out_channels": 1,
                                  "model.decode_head.loss_decode.use_sigmoid": True},
     "focal": {"model.decode_head.loss_decode": {"_delete_": True, "type": "FocalLoss"}},
