@@ -50,6 +50,10 @@ def to_0x(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     if "DiceLoss1x" in losses:
         notes.append("model: MMSegmentation 1.x's DiceLoss has no 0.x counterpart; kept as seglab's DiceLoss1x "
                      "(0.x's DiceLoss computes a per-class softmax Dice instead)")
+    if "CrossEntropyLoss1x" in losses:
+        notes.append("model: kept 1.x's cross-entropy as seglab's CrossEntropyLoss1x: with class_weight its mean "
+                     "divides by the summed weights of the pixels' classes, 0.x's by the number of pixels; without "
+                     "class weights the two are the same")
     values["log_config"] = {"interval": values.get("log_config", {}).get("interval", 10),
                             "hooks": [{"type": "TextLoggerHook", "by_epoch": False}]}
     return values, notes
@@ -118,6 +122,9 @@ def to_1x(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         if "DiceLoss0x" in _loss_types(model):
             notes.append("model: 0.x's DiceLoss (a per-class softmax Dice) has no 1.x counterpart: 1.x's DiceLoss "
                          "computes another loss; kept as seglab's DiceLoss0x")
+        if "CrossEntropyLoss0x" in _loss_types(model):
+            notes.append("model: kept 0.x's cross-entropy as seglab's CrossEntropyLoss0x: with class_weight, 1.x's "
+                         "CrossEntropyLoss divides by the summed weights instead of the number of pixels")
         out["model"] = {**model, "data_preprocessor": preprocessor}
     max_iters = (values.pop("runner", None) or {}).get("max_iters") or values.pop("total_iters", None)
     values.pop("total_iters", None)

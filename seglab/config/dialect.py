@@ -8,7 +8,7 @@ the 1.x transforms and ``model.data_preprocessor`` become the 0.x pipelines (``N
 ``DefaultFormatBundle``, ``Collect``), and so on. ``param_scheduler`` is kept as it is: the engine
 runs mmengine's scheduler arithmetic itself (``seglab.engine.param_schedulers``). A loss whose
 meaning changed between the lines gets the seglab name of its 1.x form (``DiceLoss`` ->
-``DiceLoss1x``). Keys seglab reads but does not act on are listed in one info line.
+``DiceLoss1x``, ``CrossEntropyLoss`` -> ``CrossEntropyLoss1x``, whose class-weighted mean differs). Keys seglab reads but does not act on are listed in one info line.
 
 ``docs/dialects.md`` lists every mapping and difference.
 """
@@ -39,9 +39,9 @@ HELPERS_1X = ("crop_size", "dataset_type", "data_root", "norm_cfg", "backbone_no
               "test_pipeline", "img_ratios", "img_scale", "optimizer", "data_preprocessor", "checkpoint",
               "checkpoint_file", "num_classes", "pretrained")
 # 1.x loss types whose meaning differs from the 0.x loss of the same name: seglab's name for them.
-RENAMED_LOSSES_1X = {"DiceLoss": "DiceLoss1x"}
+RENAMED_LOSSES_1X = {"DiceLoss": "DiceLoss1x", "CrossEntropyLoss": "CrossEntropyLoss1x"}
 # The 0.x loss of such a name, as it may be written in a 1.x file.
-RENAMED_LOSSES_0X = {"DiceLoss0x": "DiceLoss"}
+RENAMED_LOSSES_0X = {"DiceLoss0x": "DiceLoss", "CrossEntropyLoss0x": "CrossEntropyLoss"}
 
 
 def _names_a_loop(value: Any) -> bool:
@@ -120,10 +120,19 @@ def _rename_head_losses(head: Mapping[str, Any], names: Mapping[str, str]) -> di
     head = dict(head)
     losses = head.get("loss_decode")
     if isinstance(losses, Mapping):
-        head["loss_decode"] = {**losses, "type": names.get(losses.get("type"), losses.get("type"))}
+        head["loss_decode"] = _renamed(losses, names)
     elif isinstance(losses, (list, tuple)):
-        head["loss_decode"] = [{**loss, "type": names.get(loss.get("type"), loss.get("type"))} for loss in losses]
+        head["loss_decode"] = [_renamed(loss, names) for loss in losses]
     return head
+
+
+def _renamed(loss: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """The loss under its other dialect's name; cross-entropy only with class weights, the one
+    case where the dialects compute it differently."""
+    new = names.get(loss.get("type"))
+    if new is None or ("CrossEntropy" in new and loss.get("class_weight") is None):
+        return dict(loss)
+    return {**loss, "type": new}
 
 
 def _take(section: Mapping[str, Any], where: str, known: tuple[str, ...]) -> dict[str, Any]:

@@ -247,7 +247,7 @@ class RunConfig:
     compile: bool = False
     cudnn_benchmark: bool = False
     reuse_freed_memory: bool = True
-    check_data: bool | dict | None = True  # labels checked before training: dict(samples=N), False: off
+    check_data: Any = True  # labels checked before training: dict(samples=N), False: off (checked below)
     device: str | None = None
     work_dir: str | None = None
     gpu_ids: list[int] | None = _no_effect("torchrun chooses the processes and devices")

@@ -69,7 +69,7 @@ def _pipelines(run) -> dict[str, str]:
 def test_a_1x_config_trains_like_its_0x_twin(name):
     new = parse_run_config(Config(REFERENCE_1X[name]))
     old = parse_run_config(Config.fromfile(str(ROOT / "configs" / SHIPPED[name])))
-    model = json.dumps(new.model).replace('"DiceLoss1x"', '"DiceLoss"')  # the one renamed type
+    model = json.dumps(new.model).replace('"DiceLoss1x"', '"DiceLoss"')  # 1.x's Dice, under seglab's name
     assert json.loads(model) == _plain(old.model)
     assert _pipelines(new) == _pipelines(old)
     assert new.data.loader("train") == old.data.loader("train")  # val workers differ: 4 in 1.x, no result does
@@ -86,9 +86,23 @@ def test_a_1x_config_trains_like_its_0x_twin(name):
     assert old_lr.lr_at(old.max_iters - 1, 0.01) == pytest.approx(1e-4 + 0.0099 * 40000 ** -0.9)
 
 
-def test_1x_dice_loss_is_built_as_its_1x_form_and_0x_dice_can_be_named():
+def test_losses_whose_meaning_changed_are_built_in_their_1x_form():
     run = parse_run_config(Config(REFERENCE_1X["unet/unet-s5-d16_fcn_4xb4-ce-1.0-dice-3.0-40k_drive-64x64.py"]))
     assert [loss["type"] for loss in run.model["decode_head"]["loss_decode"]] == ["CrossEntropyLoss", "DiceLoss1x"]
+    weighted = parse_run_config(Config.fromfile(str(
+        ROOT / "configs/mmseg1x/pspnet/pspnet_r50-d8_4xb2-40k_cityscapes-512x1024_class_weight.py")))
+    assert weighted.model["decode_head"]["loss_decode"]["type"] == "CrossEntropyLoss1x"
+    assert weighted.model["auxiliary_head"]["loss_decode"]["type"] == "CrossEntropyLoss"  # no weights: the same loss
+
+
+def test_0x_losses_keep_their_values_in_a_1x_file_under_their_0x_names():
+    as_1x, notes = convert(Config.fromfile(str(
+        ROOT / "configs/pspnet/pspnet_r50-d8_512x1024_40k_cityscapes_class_weight.py")), "1.x")
+    assert as_1x["model"]["decode_head"]["loss_decode"]["type"] == "CrossEntropyLoss0x"
+    assert as_1x["model"]["auxiliary_head"]["loss_decode"]["type"] == "CrossEntropyLoss"
+    assert any("CrossEntropyLoss0x" in note for note in notes)
+    built = parse_run_config(Config(as_1x)).model["decode_head"]["loss_decode"]["type"]
+    assert MODELS.get(built) is MODELS.get("CrossEntropyLoss")  # the 0.x class, under its alias
 
 
 def test_a_config_mixing_the_dialects_names_the_keys_of_each():

@@ -107,6 +107,7 @@ def mask_cross_entropy(pred: torch.Tensor, target: torch.Tensor, label: torch.Te
     return weight_reduce_loss(loss, element_weight, reduction, avg_factor)
 
 
+@MODELS.register(name="CrossEntropyLoss0x")  # its name in a 1.x-dialect config (docs/dialects.md)
 @MODELS.register
 class CrossEntropyLoss(SegLoss):
     """Cross-entropy loss (0.x keys and numbers).
