@@ -3,6 +3,9 @@ from seglab.models.heads.aspp_head import ASPPHead
 from seglab.models.heads.decode_head import BaseDecodeHead
 from seglab.models.heads.fcn_head import FCNHead
 from seglab.models.heads.psp_head import PSPHead
+from seglab.models.heads.segformer_head import SegformerHead
 from seglab.models.heads.sep_aspp_head import DepthwiseSeparableASPPHead
+from seglab.models.heads.uper_head import UPerHead
 
-__all__ = ["ASPPHead", "BaseDecodeHead", "DepthwiseSeparableASPPHead", "FCNHead", "PSPHead"]
+__all__ = ["ASPPHead", "BaseDecodeHead", "DepthwiseSeparableASPPHead", "FCNHead", "PSPHead", "SegformerHead",
+           "UPerHead"]
