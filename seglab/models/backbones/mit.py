@@ -111,6 +111,10 @@ class EfficientMultiheadAttention(nn.Module):
         """The key/value tokens: (N, H*W, C) -> (N, floor(H/r) * floor(W/r), C)."""
         if self.sr_ratio == 1:
             return x
+        if min(hw_shape) < self.sr_ratio:
+            raise ValueError(f"MixVisionTransformer: a {hw_shape[0]}x{hw_shape[1]} token map is smaller than its "
+                             f"spatial-reduction ratio {self.sr_ratio}; the input image (or slide-inference "
+                             f"crop) is too small for this model (MiT needs 32x32 pixels or more by default)")
         return self.norm(map_to_tokens(self.sr(tokens_to_map(x, hw_shape))))
 
     def forward(self, x: torch.Tensor, hw_shape: tuple[int, int]) -> torch.Tensor:
