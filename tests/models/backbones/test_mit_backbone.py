@@ -15,7 +15,7 @@ from torch import nn
 from seglab.engine.checkpoint import load_checkpoint
 from seglab.errors import ConfigError
 from seglab.models.backbones import MIT_SETTINGS, MixVisionTransformer, mit_key_map
-from seglab.models.backbones.mit import EfficientMultiheadAttention, MultiheadAttention
+from seglab.models.backbones.mit import MultiheadAttention
 from seglab.registry import MODELS
 
 
