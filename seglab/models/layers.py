@@ -325,3 +325,98 @@ def _warn_misaligned_corners(in_size: tuple[int, ...], out_size: tuple[int, ...]
     if upsampled and misaligned:
         warnings.warn(f"When align_corners=True, the output would be more aligned if input size {in_size} is "
                       f"`x+1` and out size {out_size} is `nx+1`", stacklevel=3)
+
+
+# ---------------------------------------------------------------- transformer pieces
+def corner_pad(x: torch.Tensor, kernel_size: int, stride: int) -> torch.Tensor:
+    """Zero-pad an (N, C, H, W) map at the bottom and right so that a ``kernel_size`` window moved
+    by ``stride`` covers every pixel (MMSegmentation's ``AdaptivePadding(padding='corner')``)."""
+    h, w = x.shape[-2:]
+    pad_h = max((-(-h // stride) - 1) * stride + kernel_size - h, 0)
+    pad_w = max((-(-w // stride) - 1) * stride + kernel_size - w, 0)
+    return F.pad(x, (0, pad_w, 0, pad_h)) if pad_h or pad_w else x
+
+
+def tokens_to_map(x: torch.Tensor, hw_shape: tuple[int, int]) -> torch.Tensor:
+    """(N, H*W, C) tokens to an (N, C, H, W) feature map."""
+    return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], *hw_shape)
+
+
+def map_to_tokens(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) feature map to (N, H*W, C) tokens."""
+    return x.flatten(2).transpose(1, 2)
+
+
+def drop_path_rates(max_rate: float, num_layers: int) -> list[float]:
+    """Stochastic-depth rates growing linearly from 0 to ``max_rate`` over ``num_layers`` layers
+    (``torch.linspace``'s values, computed without a tensor so a model builds on any device)."""
+    if num_layers == 1:
+        return [0.0]
+    return [max_rate * i / (num_layers - 1) for i in range(num_layers)]
+
+
+class DropPath(nn.Module):
+    """Stochastic depth (Huang et al., 2016) on a residual branch.
+
+    In training each sample's whole branch output is zeroed with probability ``drop_prob`` and
+    the kept ones are scaled by ``1 / (1 - drop_prob)``, so the expectation is unchanged. In eval
+    mode (and with ``drop_prob == 0``) it is the identity.
+
+    Args:
+        drop_prob: probability of dropping a sample's branch.
+    """
+
+    def __init__(self, drop_prob: float = 0.0) -> None:
+        super().__init__()
+        if not 0.0 <= drop_prob < 1.0:
+            raise ConfigError(f"drop path rate must be in [0, 1), got {drop_prob!r}")
+        self.drop_prob = float(drop_prob)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.drop_prob == 0.0:
+            return x
+        keep = 1.0 - self.drop_prob
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+        return x * (mask / keep)
+
+    def extra_repr(self) -> str:
+        return f"drop_prob={self.drop_prob}"
+
+
+class PatchEmbed(nn.Module):
+    """Image (or feature map) to patch tokens: a strided conv ``projection``, then an optional
+    ``norm`` over channels (MMSegmentation's ``PatchEmbed``, same attribute names).
+
+    ``forward(x)`` returns ``(tokens (N, H*W, C), (H, W))``.
+
+    Args:
+        in_channels: input channels.
+        embed_dims: output channels (token width).
+        kernel_size: conv kernel size.
+        stride: conv stride (``None``: ``kernel_size``, non-overlapping patches).
+        padding: conv padding, or ``'corner'`` to zero-pad the bottom and right just enough to
+            cover the whole input (Swin); MiT's overlapping embedding uses ``kernel_size // 2``.
+        norm_cfg: norm layer config over channels (e.g. ``dict(type='LN')``), or ``None``.
+    """
+
+    def __init__(self, in_channels: int, embed_dims: int, kernel_size: int, stride: int | None = None,
+                 padding: int | str = "corner", norm_cfg: LayerCfg = None) -> None:
+        super().__init__()
+        stride = kernel_size if stride is None else stride
+        if isinstance(padding, str) and padding != "corner":
+            raise ConfigError(f"PatchEmbed padding must be an int or 'corner', got {padding!r}")
+        self.kernel_size, self.stride = kernel_size, stride
+        self.corner_padding = padding == "corner"
+        self.projection = nn.Conv2d(in_channels, embed_dims, kernel_size, stride=stride,
+                                    padding=0 if self.corner_padding else padding)
+        self.norm = build_norm_layer(norm_cfg, embed_dims)[1] if norm_cfg is not None else None
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        if self.corner_padding:
+            x = corner_pad(x, self.kernel_size, self.stride)
+        x = self.projection(x)
+        hw_shape = (x.shape[2], x.shape[3])
+        x = map_to_tokens(x)
+        if self.norm is not None:
+            x = self.norm(x)
+        return x, hw_shape

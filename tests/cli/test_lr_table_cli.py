@@ -112,3 +112,38 @@ def test_reference_numbers(case, fixtures_dir, configs_dir, tmp_path, capsys):
         assert at_0[name]["weight_decay"] == pytest.approx(want["weight_decay"], rel=1e-9, abs=1e-15), name
         assert at_20000[name]["lr"] == pytest.approx(want["lr_at_iter_20000"], rel=1e-9, abs=1e-15), name
         assert at_20000[name]["weight_decay"] == at_0[name]["weight_decay"]
+
+
+SEGFORMER = "segformer/segformer_mit-b0_512x512_160k_ade20k.py"
+
+
+@pytest.mark.filterwarnings("ignore:norm_cfg type 'SyncBN'")
+def test_segformer_recipe_rules_reach_the_right_parameters(configs_dir, capsys):
+    """AdamW lr 6e-5, weight decay 0.01; custom keys 'pos_block' (MiT has none), 'norm' (no decay) and
+    'head' (lr x10), matched as substrings of the full names, longest key first."""
+    assert main(["lr-table", str(configs_dir / SEGFORMER), "--iter", "1500", "--json"]) == 0
+    out, err = capsys.readouterr()
+    rows = {row["name"]: row for row in json.loads(out)}
+    by_rule: dict[str, list[dict]] = {}
+    for row in rows.values():
+        by_rule.setdefault(row["rule"], []).append(row)
+    # norm: 4 patch-embedding norms, norm1 + norm2 of 8 layers, the spatial-reduction norm of the 6
+    # layers with sr_ratio > 1 (weight and bias each); head: 4 convs + fusion (conv, bn weight/bias), conv_seg.
+    assert {rule: len(r) for rule, r in by_rule.items()} == {"default": 108, "custom_keys['norm']": 52,
+                                                             "custom_keys['head']": 17}
+    assert "'pos_block' matches no parameter name" in err
+    lr = 6e-5  # the warm-up has ended at iteration 1500; poly (power 1) has decayed 1500 of 160000
+    decayed = 1 - 1500 / 160000
+    for row in by_rule["custom_keys['norm']"]:
+        assert ".norm" in row["name"] and row["weight_decay"] == 0.0
+        assert row["lr"] == pytest.approx(lr * decayed)
+    for row in by_rule["custom_keys['head']"]:
+        assert row["name"].startswith("decode_head.") and row["weight_decay"] == 0.01
+        assert row["lr"] == pytest.approx(10 * lr * decayed)
+    for row in by_rule["default"]:
+        assert row["name"].startswith("backbone.") and row["weight_decay"] == 0.01
+    # The stage-closing LayerNorms are named layers.i.2, without 'norm': they keep the weight decay, as in 0.x.
+    assert {r["name"] for r in by_rule["default"] if r["name"].endswith(".2.weight")} == {
+        f"backbone.layers.{i}.2.weight" for i in range(4)}
+    warm = run_json(capsys, str(configs_dir / SEGFORMER), "--iter", "0")
+    assert warm["decode_head.conv_seg.weight"]["lr"] == pytest.approx(6e-4 * 1e-6)  # linear warm-up from 1e-6

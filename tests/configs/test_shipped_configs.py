@@ -153,7 +153,7 @@ def test_snippet_4_as_written_changes_both_heads(configs_dir, reference):
         "model.decode_head.loss_decode": CE_DICE, "model.auxiliary_head.loss_decode": CE_DICE})
 
 
-@pytest.mark.parametrize("iters", [20000, 80000])
+@pytest.mark.parametrize("iters", [20000, 80000, 160000])
 def test_other_schedules_differ_from_40k_only_in_length(configs_dir, iters):
     schedule = load(configs_dir, f"configs/_base_/schedules/schedule_{iters // 1000}k.py").to_dict()
     expected = load(configs_dir, "configs/_base_/schedules/schedule_40k.py").to_dict()

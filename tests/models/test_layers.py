@@ -144,3 +144,54 @@ def test_resize_warns_about_misaligned_corners_unless_told_not_to():
         layers.resize(x, size=(8, 8), mode="bilinear", align_corners=True, warning=False)
         layers.resize(x, size=(9, 9), mode="bilinear", align_corners=True)  # 9 - 1 = 2 * (5 - 1): aligned
         layers.resize(x, size=(8, 8), mode="bilinear", align_corners=False)
+
+
+# ------------------------------------------------------------------ transformer pieces
+def test_drop_path_is_the_identity_in_eval_and_drops_whole_samples_in_training():
+    from seglab.models.layers import DropPath
+
+    layer = DropPath(0.5)
+    x = torch.randn(64, 3, 5)
+    assert layer.eval()(x) is x
+    assert DropPath(0.0).train()(x) is x
+    torch.manual_seed(0)
+    out = layer.train()(x)
+    kept = (out != 0).flatten(1)
+    assert torch.equal(kept.all(1), kept.any(1)), "a sample is dropped or kept whole"
+    assert 10 < int(kept.all(1).sum()) < 54
+    assert torch.allclose(out[kept.all(1)], 2 * x[kept.all(1)])  # kept samples scaled by 1 / (1 - p)
+    with pytest.raises(ConfigError, match=r"drop path rate must be in \[0, 1\)"):
+        DropPath(1.0)
+
+
+def test_drop_path_rates_grow_linearly_like_linspace():
+    from seglab.models.layers import drop_path_rates
+
+    assert drop_path_rates(0.3, 1) == [0.0]
+    assert drop_path_rates(0.1, 8) == pytest.approx(torch.linspace(0, 0.1, 8).tolist())
+
+
+def test_patch_embed_overlapping_and_corner_padding():
+    from seglab.models.layers import PatchEmbed, corner_pad
+
+    overlapping = PatchEmbed(3, 8, 7, 4, padding=3, norm_cfg=dict(type="LN", eps=1e-6))
+    tokens, hw = overlapping(torch.randn(2, 3, 70, 50))
+    assert hw == (18, 13) and tokens.shape == (2, 18 * 13, 8)
+    assert list(overlapping.state_dict()) == ["projection.weight", "projection.bias", "norm.weight", "norm.bias"]
+    swin = PatchEmbed(3, 8, 4, norm_cfg=None)  # stride = kernel, corner padding: 70 -> 72, 50 -> 52
+    assert swin(torch.randn(1, 3, 70, 50))[1] == (18, 13) and swin.norm is None
+    x = torch.randn(1, 1, 5, 3)
+    padded = corner_pad(x, 2, 2)
+    assert padded.shape == (1, 1, 6, 4) and torch.equal(padded[..., :5, :3], x) and padded[..., 5, :].abs().sum() == 0
+    assert corner_pad(x, 3, 1).shape == (1, 1, 7, 5)  # ceil(size / stride) windows: 5x3 outputs of a 3x3 conv
+    even = torch.randn(1, 1, 4, 6)
+    assert corner_pad(even, 2, 2) is even
+
+
+def test_tokens_and_maps_round_trip():
+    from seglab.models.layers import map_to_tokens, tokens_to_map
+
+    x = torch.randn(2, 4, 3, 5)
+    tokens = map_to_tokens(x)
+    assert tokens.shape == (2, 15, 4) and torch.equal(tokens[:, 7], x[:, :, 1, 2])  # row-major tokens
+    assert torch.equal(tokens_to_map(tokens, (3, 5)), x)

@@ -20,16 +20,23 @@ FAMILIES = {
     "deeplabv3_r50-d8": "deeplabv3/deeplabv3_r50-d8_512x1024_40k_cityscapes.py",
     "deeplabv3plus_r50-d8": "deeplabv3plus/deeplabv3plus_r50-d8_512x1024_40k_cityscapes.py",
     "fcn_unet_s5-d16": "unet/fcn_unet_s5-d16_64x64_40k_drive.py",
+    "segformer_mit-b0": "segformer/segformer_mit-b0_512x512_160k_ade20k.py",
+    "upernet_r50": "upernet/upernet_r50_512x1024_40k_cityscapes.py",
+    "upernet_swin-t": "swin/upernet_swin_tiny_patch4_window7_512x512_160k_ade20k_pretrain_224x224_1K.py",
 }
 # Slide inference on a 32x32 image: 3x3 overlapping windows of 16x16 (the last of each row
-# moved back to the border); 16 is a multiple of every family's output stride (8 or 16).
+# moved back to the border); 16 is a multiple of the output stride of the CNN families (8 or 16); the
+# transformers (stride 32) pad or round their coarsest maps. MiT's first spatial reduction (8x8 at
+# stride 4) needs 32x32 pixels, so SegFormer runs at twice every size.
 SLIDE_CFG = dict(mode="slide", crop_size=(16, 16), stride=(12, 12))
+SCALE = {"segformer_mit-b0": 2}
 
 
 def build(configs_dir: Path, family: str) -> torch.nn.Module:
     cfg = Config.fromfile(str(configs_dir / FAMILIES[family]))
     model_cfg = cfg.model
     model_cfg.pretrained = None
+    model_cfg.backbone.pop("init_cfg", None)  # no pretrained transformer either
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SyncBN -> BN on CPU
@@ -49,13 +56,15 @@ def metas(n: int, img_shape: tuple[int, int], ori_shape: tuple[int, int] | None 
 def test_family_trains_and_infers(family, configs_dir):
     model = build(configs_dir, family).train()
     num_classes = model.num_classes
+    k = SCALE.get(family, 1)
     torch.manual_seed(1)
-    img = torch.randn(2, 3, 32, 32)
-    gt = torch.randint(0, num_classes, (2, 1, 32, 32))
+    img = torch.randn(2, 3, 32 * k, 32 * k)
+    gt = torch.randint(0, num_classes, (2, 1, 32 * k, 32 * k))
     gt[:, :, :4] = 255  # some ignored pixels
 
-    losses = model(img, metas(2, (32, 32)), gt)
-    assert {"decode.loss_ce", "decode.acc_seg", "aux.loss_ce", "aux.acc_seg"} <= set(losses)
+    losses = model(img, metas(2, (32 * k, 32 * k), pad_shape=(32 * k, 32 * k)), gt)
+    heads = ["decode", "aux"] if model.with_auxiliary_head else ["decode"]  # SegFormer has no auxiliary head
+    assert {f"{h}.{k}" for h in heads for k in ("loss_ce", "acc_seg")} == set(losses)
     total, _ = parse_losses(losses)
     assert torch.isfinite(total)
     total.backward()
@@ -66,8 +75,9 @@ def test_family_trains_and_infers(family, configs_dir):
     model.eval()
     one = img[:1]
     # A 24x20 image padded to 32x32, to be predicted at its original size 36x30.
-    test_metas = metas(1, (24, 20), ori_shape=(36, 30))
-    for test_cfg in (dict(mode="whole"), SLIDE_CFG):
+    test_metas = metas(1, (24 * k, 20 * k), ori_shape=(36, 30), pad_shape=(32 * k, 32 * k))
+    slide = dict(SLIDE_CFG, crop_size=(16 * k, 16 * k), stride=(12 * k, 12 * k))
+    for test_cfg in (dict(mode="whole"), slide):
         model.test_cfg = test_cfg
         with torch.no_grad():
             probs = model.inference(one, test_metas, rescale=True)

@@ -1,8 +1,8 @@
 """The state_dict of each shipped model family has exactly MMSegmentation 0.x's names and shapes.
 
-The expected lists (tests/fixtures/state_dict_keys/*.txt) were dumped from MMSegmentation 0.30
-with norm layers as BN; SyncBN builds plain BatchNorm2d here (no process group), which has the
-same entries.
+The expected lists (tests/fixtures/state_dict_keys/*.txt, copied from ../shared/docs/state-dict-keys)
+were dumped from MMSegmentation 0.30 with norm layers as BN; SyncBN builds plain BatchNorm2d here
+(no process group), which has the same entries. The SegFormer, UPerNet and Swin lists hold for 1.x too.
 """
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ FAMILIES = {
     "deeplabv3_r50-d8": "deeplabv3/deeplabv3_r50-d8_512x1024_40k_cityscapes.py",
     "deeplabv3plus_r50-d8": "deeplabv3plus/deeplabv3plus_r50-d8_512x1024_40k_cityscapes.py",
     "fcn_unet_s5-d16": "unet/fcn_unet_s5-d16_64x64_40k_drive.py",
+    "segformer_mit-b0": "segformer/segformer_mit-b0_512x512_160k_ade20k.py",
+    "upernet_r50": "upernet/upernet_r50_512x1024_40k_cityscapes.py",
+    "upernet_swin-t": "swin/upernet_swin_tiny_patch4_window7_512x512_160k_ade20k_pretrain_224x224_1K.py",
 }
 
 

@@ -163,6 +163,12 @@ class BaseDecodeHead(nn.Module):
             raise ConfigError(f"{type(self).__name__} reads one feature map: use input_transform=None or "
                               f"'resize_concat', not {self.input_transform!r}")
 
+    def _require_multiple_inputs(self) -> None:
+        """For heads that read several feature maps, each at its own resolution."""
+        if self.input_transform != "multiple_select":
+            raise ConfigError(f"{type(self).__name__} reads several feature maps: it needs "
+                              f"input_transform='multiple_select' (its default), not {self.input_transform!r}")
+
     def _transform_inputs(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
         """Pick (and for ``resize_concat`` upsample and concatenate) the backbone outputs."""
         if self.input_transform is None:

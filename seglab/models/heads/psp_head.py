@@ -48,6 +48,13 @@ class PPM(nn.ModuleList):
                 for branch in self]
 
 
+def check_pool_scales(pool_scales: Sequence[int], owner: str) -> tuple[int, ...]:
+    """``pool_scales`` as a tuple; a ``ConfigError`` naming ``owner`` unless it is a non-empty list of sizes."""
+    if not isinstance(pool_scales, (list, tuple)) or not pool_scales:
+        raise ConfigError(f"{owner} pool_scales must be a non-empty list or tuple of grid sizes, got {pool_scales!r}")
+    return tuple(pool_scales)
+
+
 @MODELS.register
 class PSPHead(BaseDecodeHead):
     """Pyramid scene parsing head.
@@ -62,12 +69,10 @@ class PSPHead(BaseDecodeHead):
 
     def __init__(self, in_channels: int | Sequence[int], channels: int, *,
                  pool_scales: Sequence[int] = (1, 2, 3, 6), **kwargs: Any) -> None:
-        if not isinstance(pool_scales, (list, tuple)) or not pool_scales:
-            raise ConfigError(f"PSPHead pool_scales must be a non-empty list or tuple of grid sizes, "
-                              f"got {pool_scales!r}")
+        pool_scales = check_pool_scales(pool_scales, type(self).__name__)
         super().__init__(in_channels, channels, **kwargs)
         self._require_one_input()
-        self.pool_scales = tuple(pool_scales)
+        self.pool_scales = pool_scales
         self.psp_modules = PPM(self.pool_scales, self.in_channels, channels, self.conv_cfg, self.norm_cfg,
                                self.act_cfg, self.align_corners)
         self.bottleneck = ConvModule(self.in_channels + len(self.pool_scales) * channels, channels, 3,

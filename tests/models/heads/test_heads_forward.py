@@ -1,4 +1,5 @@
-"""Decode heads: output shapes, 0.x forward semantics (concat order, resizes) and config errors."""
+"""Decode heads: output shapes, 0.x forward semantics (concat order, resizes, the FPN top-down path) and
+config errors."""
 from __future__ import annotations
 
 import pytest
@@ -6,7 +7,7 @@ import torch
 from torch import nn
 
 from seglab.errors import ConfigError
-from seglab.models.heads import ASPPHead, DepthwiseSeparableASPPHead, FCNHead, PSPHead
+from seglab.models.heads import ASPPHead, DepthwiseSeparableASPPHead, FCNHead, PSPHead, SegformerHead, UPerHead
 from seglab.models.layers import resize
 from seglab.registry import MODELS
 
@@ -163,13 +164,60 @@ def test_dropout_applies_only_before_conv_seg():
     (dict(type="ASPPHead", dilations=(1, 0)), "dilations must be a non-empty list"),
     (dict(type="FCNHead", num_convs=-1), "num_convs must be an integer >= 0"),
     (dict(type="PSPHead", pool_scale=(1, 2)), "Did you mean 'pool_scales'"),
+    (dict(type="UPerHead", in_channels=[4, 8], in_index=[0, 1], pool_scales=()), "pool_scales must be a non-empty"),
+    (dict(type="UPerHead", input_transform="resize_concat", in_channels=[4, 8], in_index=[0, 1]),
+     "UPerHead reads several feature maps: it needs input_transform='multiple_select'"),
+    (dict(type="SegformerHead", in_channels=[4, 8], in_index=[0, 1], interpolate_mode="linear"),
+     "interpolate_mode must be one of"),
+    (dict(type="SegformerHead", in_channels=[4, 8], in_index=[0, 1, 2]), "lists of the same length"),
 ])
 def test_bad_head_configs_name_the_key(cfg, message):
-    full = dict(in_channels=8, channels=4, **SMALL, **cfg)
+    full = {**dict(in_channels=8, channels=4, **SMALL), **cfg}
     with pytest.raises(ConfigError, match=message):
         MODELS.build(full, key="decode_head")
 
 
 def test_heads_are_registered():
-    for name in ("FCNHead", "PSPHead", "ASPPHead", "DepthwiseSeparableASPPHead"):
+    for name in ("FCNHead", "PSPHead", "ASPPHead", "DepthwiseSeparableASPPHead", "SegformerHead", "UPerHead"):
         assert name in MODELS
+
+
+# ------------------------------------------------------------------ SegFormer and UPerNet heads
+PYRAMID = ((4, 16, 12), (6, 8, 6), (8, 4, 3), (10, 2, 2))  # strides 4..32 of a 64x48 image
+
+
+def test_segformer_head_fuses_every_input_at_the_first_ones_size():
+    head = SegformerHead([4, 6, 8, 10], 5, in_index=[0, 1, 2, 3], **SMALL).eval()
+    x = feats(*PYRAMID)
+    assert [c.conv.kernel_size for c in head.convs] == [(1, 1)] * 4
+    assert head.fusion_conv.conv.in_channels == 20 and head.fusion_conv.conv.kernel_size == (1, 1)
+    with torch.no_grad():
+        out = head(x)
+        up = [resize(conv(f), (16, 12), mode="bilinear", align_corners=False) for conv, f in zip(head.convs, x)]
+        assert torch.equal(out, head.conv_seg(head.fusion_conv(torch.cat(up, dim=1))))
+    assert out.shape == (2, 3, 16, 12)
+
+
+def test_segformer_head_selects_its_inputs():
+    head = SegformerHead([8, 10], 5, in_index=[2, 3], **SMALL).eval()
+    assert head(feats(*PYRAMID)).shape == (2, 3, 4, 3)
+
+
+def test_uper_head_pools_the_top_and_adds_levels_top_down():
+    head = UPerHead([4, 6, 8, 10], 5, in_index=[0, 1, 2, 3], **SMALL).eval()
+    assert len(head.lateral_convs) == len(head.fpn_convs) == 3
+    assert head.bottleneck.conv.in_channels == 10 + 4 * 5 and head.fpn_bottleneck.conv.in_channels == 4 * 5
+    x = feats(*PYRAMID)
+
+    def up(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return resize(t, like.shape[2:], mode="bilinear", align_corners=False)
+
+    with torch.no_grad():
+        top = head.bottleneck(torch.cat([x[3], *head.psp_modules(x[3])], dim=1))
+        level2 = head.lateral_convs[2](x[2]) + up(top, x[2])
+        level1 = head.lateral_convs[1](x[1]) + up(level2, x[1])
+        level0 = head.lateral_convs[0](x[0]) + up(level1, x[0])
+        fpn = [head.fpn_convs[0](level0), head.fpn_convs[1](level1), head.fpn_convs[2](level2), top]
+        fused = head.fpn_bottleneck(torch.cat([fpn[0]] + [up(f, fpn[0]) for f in fpn[1:]], dim=1))
+        assert torch.allclose(head(x), head.conv_seg(fused), atol=1e-6)
+    assert head(x).shape == (2, 3, 16, 12)
