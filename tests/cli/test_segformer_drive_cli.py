@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from seglab.cli import main
-from seglab.engine.trainer import cpu_has_fast_bfloat16
+from seglab.engine.amp import cpu_has_fast_bfloat16
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "configs/segformer/segformer_mit-b0_64x64_4k_drive.py"

@@ -21,7 +21,7 @@ from seglab.registry import MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
-REFERENCE_1X = json.loads((FIXTURES / "resolved-configs-1x.json").read_text())
+REFERENCE_1X = json.loads((FIXTURES / "mmseg1x" / "resolved-configs.json").read_text())
 # MMSegmentation 1.x config -> (seglab's copy of it, the 0.x config of the same training)
 SHIPPED = {
     "pspnet/pspnet_r50-d8_4xb2-40k_cityscapes-512x1024.py": "pspnet/pspnet_r50-d8_512x1024_40k_cityscapes.py",
@@ -147,7 +147,7 @@ def test_1x_misspelled_keys_are_named():
 
 # ---------------------------------------------------------------- lr schedules
 def test_lr_table_gives_mmengines_lrs(tmp_path, capsys, fixtures_dir):
-    reference = json.loads((fixtures_dir / "reference-numbers-1x.json").read_text())["lr"]
+    reference = json.loads((fixtures_dir / "mmseg1x" / "reference-numbers-1x.json").read_text())["lr"]
     config = ROOT / "configs" / "mmseg1x" / "unet" / "unet-s5-d16_fcn_4xb4-40k_drive-64x64.py"
     overrides = [f"optim_wrapper={reference['optim_wrapper']!r}", f"param_scheduler={reference['param_scheduler']!r}",
                  "train_cfg.max_iters=400"]

@@ -1,4 +1,4 @@
-"""MMSegmentation 1.2.2 reference numbers (tests/fixtures/reference-numbers-1x.json, ``heads``) through a
+"""MMSegmentation 1.2.2 reference numbers (tests/fixtures/mmseg1x/reference-numbers-1x.json, ``heads``) through a
 real decode head's ``losses()``, which 0.x loss classes already give them, and what seglab computes in
 the two cases where 1.2.2 crashes (class-weighted CE with ignored pixels; OHEM with the 1.x Dice)."""
 import json
@@ -13,7 +13,7 @@ from seglab.models.utils import add_prefix
 from seglab.registry import MODELS
 
 # Read at collection time (the cases parametrize the tests), so not through the fixtures_dir fixture.
-REFERENCE = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "reference-numbers-1x.json").read_text())
+REFERENCE = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "mmseg1x" / "reference-numbers-1x.json").read_text())
 CASES = REFERENCE["heads"]
 TOLERANCE = 1e-5
 IGNORED_PIXELS = 20
