@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from seglab.engine import dist
     from seglab.engine.evaluator import evaluate_segmentor
     from seglab.engine.inference import init_segmentor, use_aug_test
+    from seglab.engine.amp import resolve_amp
     from seglab.engine.logger import setup_logger
     from seglab.engine.run_config import parse_run_config
 
@@ -47,11 +48,14 @@ def run(args: argparse.Namespace) -> int:
     model = init_segmentor(cfg, args.checkpoint, unsafe_load=args.unsafe_load)
     dataset = build_dataset(dataset_cfg, default_args={"test_mode": True}, key=f"data.{args.split}")
     metrics = args.eval or (run.evaluation.metric if run.evaluation else "mIoU")
+    amp_dtype, _ = resolve_amp(run, next(model.parameters()).device)  # the config's amp, as in training
     summary, table = evaluate_segmentor(model, dataset, metrics=metrics, show_dir=args.show_dir,
                                         opacity=args.opacity, progress=not args.no_progress,
-                                        workers=run.data.loader(args.split).workers_per_gpu)
+                                        workers=run.data.loader(args.split).workers_per_gpu, amp_dtype=amp_dtype)
     if rank == 0:
-        logger.info(f"{args.split} split, {len(dataset)} images, checkpoint {args.checkpoint}:\n{table}")
+        precision = str(amp_dtype).replace("torch.", "") if amp_dtype else "fp32"
+        logger.info(f"{args.split} split, {len(dataset)} images, checkpoint {args.checkpoint} ({precision}"
+                    f"{', channels-last' if run.channels_last else ''}):\n{table}")
         if args.out:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             Path(args.out).write_text(json.dumps(summary, indent=1))

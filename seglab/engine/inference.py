@@ -31,7 +31,8 @@ def init_segmentor(cfg: Mapping, checkpoint: str | None = None, device: str | to
     ``unsafe_load=True`` (or the config's ``checkpoint_unsafe_load=True``) reads it in full, for a
     trusted file that imports more (``--unsafe-load``).
 
-    Like the trainer, it applies ``reuse_freed_memory`` (default True, process-wide): slide
+    Like the trainer, it applies ``channels_last`` and ``reuse_freed_memory`` (default True,
+    process-wide; ``seglab test`` also takes the config's ``amp`` dtype): slide
     inference allocates all windows' activations at once, and without it glibc faults them in
     afresh for every image.
     """
@@ -51,7 +52,10 @@ def init_segmentor(cfg: Mapping, checkpoint: str | None = None, device: str | to
     model.cfg = cfg
     model.test_pipeline = list(run.data.test["pipeline"]) if run.data.test else None
     device = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return model.to(device).eval()
+    model.to(device).eval()
+    if run.channels_last:  # slide inference then feeds its windows channels-last too
+        model.to(memory_format=torch.channels_last)
+    return model
 
 
 def _tuple(value: Any) -> tuple | None:

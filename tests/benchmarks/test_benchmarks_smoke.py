@@ -83,7 +83,17 @@ def test_data_pipeline(tmp_path):
 
 def test_slide_inference(tmp_path):
     data = run_script("slide_inference.py", tmp_path / "s.json")
-    assert set(data["images_per_s"]) == {"fp32", "bf16"}
+    results = data["results"]
+    assert set(results) == {"byhand-fp32", "fp32", "bf16", "bf16+cl"}
+    assert results["fp32"]["pixel_agreement"] == 1.0  # batched windows predict what one at a time does
+    assert all(r["seconds_per_image"] > 0 and 0 <= r["mDice"] <= 1 for r in results.values())
+
+
+def test_profile_step(tmp_path):
+    data = run_script("profile_step.py", tmp_path / "p.json")
+    for result in data["results"]:
+        assert result["step_s"] > 0 and result["seconds"]["convolutions"] > 0
+        assert set(result["seconds"]) >= {"optimizer", "losses", "python and framework overhead"}
 
 
 @pytest.mark.skipif(shutil.which("taskset") is None, reason="device_suite.sh pins cores with taskset")

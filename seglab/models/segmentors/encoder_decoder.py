@@ -274,6 +274,8 @@ class EncoderDecoder(nn.Module):
         windows = slide_windows(h_img, w_img, _pair(self.test_cfg["crop_size"], "crop_size"),
                                 _pair(self.test_cfg["stride"], "stride"))
         crops = torch.cat([img[:, :, y1:y2, x1:x2] for y1, y2, x1, x2 in windows], dim=0)
+        if _channels_last(self.backbone):
+            crops = crops.contiguous(memory_format=torch.channels_last)
         crop_logits = self.encode_decode(crops, img_meta).split(batch, dim=0)
         # Sum in the image's dtype (float32 under autocast), as 0.x does.
         preds = img.new_zeros((batch, self.out_channels, h_img, w_img))
@@ -296,11 +298,9 @@ class EncoderDecoder(nn.Module):
         else:
             seg_logit = self.whole_inference(img, img_meta, rescale)
         output = seg_logit.sigmoid() if self.out_channels == 1 else F.softmax(seg_logit, dim=1)
-        if img_meta[0].get("flip", False):
-            direction = img_meta[0].get("flip_direction", "horizontal")
-            if direction not in ("horizontal", "vertical"):
-                raise ValueError(f"flip_direction must be 'horizontal' or 'vertical', got {direction!r}")
-            output = output.flip(dims=(3,) if direction == "horizontal" else (2,))
+        flipped = [_flip_dims(meta) for meta in img_meta]
+        if any(flipped):  # each image back to its unflipped orientation (a batch may mix them)
+            output = torch.stack([o.flip(dims=d) if d else o for o, d in zip(output, flipped)])
         return output
 
     def _predict(self, probs: torch.Tensor) -> list[np.ndarray]:
@@ -317,12 +317,21 @@ class EncoderDecoder(nn.Module):
 
     def aug_test(self, imgs: list[torch.Tensor], img_metas: list[list[dict]],
                  rescale: bool = True) -> list[np.ndarray]:
-        """Predictions from the probabilities averaged over every augmentation."""
+        """Predictions from the probabilities averaged over every augmentation.
+
+        Augmentations of the same size (an image and its flip) run as one batch: one pass over
+        the windows instead of one per augmentation.
+        """
         if not rescale:
             raise ValueError("aug_test needs rescale=True: augmentations differ in size")
-        probs = self.inference(imgs[0], img_metas[0], rescale)
-        for img, meta in zip(imgs[1:], img_metas[1:]):
-            probs += self.inference(img, meta, rescale)
+        by_size: dict[tuple[int, ...], list[int]] = {}
+        for i, img in enumerate(imgs):
+            by_size.setdefault(tuple(img.shape), []).append(i)
+        probs = 0
+        for group in by_size.values():
+            batch = torch.cat([imgs[i] for i in group])
+            out = self.inference(batch, [m for i in group for m in img_metas[i]], rescale)
+            probs = probs + sum(out.split(imgs[group[0]].shape[0]))
         return self._predict(probs / len(imgs))
 
     def forward_test(self, imgs: list[torch.Tensor], img_metas: list[list[dict]],
@@ -348,3 +357,20 @@ class EncoderDecoder(nn.Module):
         if len(imgs) == 1:
             return self.simple_test(imgs[0], img_metas[0], rescale=rescale)
         return self.aug_test(imgs, img_metas, rescale=rescale)
+
+
+def _flip_dims(meta: Mapping[str, Any]) -> tuple[int, ...]:
+    """The dims to flip a (C, H, W) output of an image flipped as ``meta`` says: () when not flipped."""
+    if not meta.get("flip", False):
+        return ()
+    direction = meta.get("flip_direction", "horizontal")
+    if direction not in ("horizontal", "vertical"):
+        raise ValueError(f"flip_direction must be 'horizontal' or 'vertical', got {direction!r}")
+    return (2,) if direction == "horizontal" else (1,)
+
+
+def _channels_last(module: nn.Module) -> bool:
+    """Whether the module's first 4-d weight is in channels-last layout (``model.to(memory_format=...)``)."""
+    weight = next((p for p in module.parameters() if p.dim() == 4), None)
+    return weight is not None and weight.shape[1] > 1 and weight.is_contiguous(memory_format=torch.channels_last) \
+        and not weight.is_contiguous()

@@ -303,6 +303,31 @@ def test_aug_test_averages_probabilities_of_all_scales_and_flips(test_cfg):
     assert np.array_equal(pred, mean[0].argmax(0).numpy())
 
 
+def test_an_image_and_its_flip_run_as_one_batch_of_windows():
+    model = relative_model(16, 11)
+    img = coordinate_image(37, 53)
+    imgs, metas = [img, img.flip(dims=(3,))], [[meta((37, 53))], [meta((37, 53), flip=True)]]
+    model.aug_test(imgs, metas)
+    assert model.calls == [(2 * 15, 3, 16, 16)]  # both augmentations' windows in one pass
+    single = relative_model(16, 11)
+    separate = [single.inference(i, m, rescale=True) for i, m in zip(imgs, metas)]
+    batched = model.inference(torch.cat(imgs), metas[0] + metas[1], rescale=True)
+    assert torch.equal(batched[0], separate[0][0]) and torch.equal(batched[1], separate[1][0])
+
+
+def test_channels_last_model_gets_channels_last_windows():
+    model = build(test_cfg=dict(mode="slide", crop_size=(8, 8), stride=(5, 5))).eval()
+    img = torch.randn(1, 3, 13, 17)
+    with torch.no_grad():
+        expected = model.slide_inference(img, [meta((13, 17))], rescale=False)
+        model.to(memory_format=torch.channels_last)
+        seen = []
+        model.backbone.register_forward_pre_hook(lambda m, args: seen.append(args[0].is_contiguous(
+            memory_format=torch.channels_last)))
+        out = model.slide_inference(img, [meta((13, 17))], rescale=False)
+    assert seen == [True] and torch.allclose(out, expected, atol=1e-5)
+
+
 def test_forward_test_checks_its_inputs():
     model = build().eval()
     img = torch.randn(1, 3, 8, 8)
