@@ -76,8 +76,7 @@ def run(args: argparse.Namespace) -> int:
 def build_split(cfg, split: str):
     """The dataset of ``cfg.data[split]``, unwrapped from a ``RepeatDataset`` (scanned once)."""
     from seglab.data import build_dataset
-    from seglab.data.datasets.repeat import RepeatDataset
-
+    from seglab.data.label_stats import unwrap_repeats
     from seglab.engine.run_config import parse_run_config
 
     data = parse_run_config(cfg, need_max_iters=False).data
@@ -85,9 +84,7 @@ def build_split(cfg, split: str):
     if split not in splits:
         raise ConfigError(f"--split {split}: the config has no data.{split}.{did_you_mean(split, splits)} "
                           f"Dataset splits in it: {', '.join(splits) or 'none'}")
-    dataset = build_dataset(data.split(split), key=f"data.{split}")
-    while isinstance(dataset, RepeatDataset):
-        dataset = dataset.dataset
+    dataset = unwrap_repeats(build_dataset(data.split(split), key=f"data.{split}"))
     if not hasattr(dataset, "get_gt_seg_map_by_idx"):
         raise ConfigError(f"data.{split} is a {type(dataset).__name__}, which has no label maps to scan")
     return dataset
@@ -95,15 +92,11 @@ def build_split(cfg, split: str):
 
 def count_class_pixels(dataset) -> np.ndarray:
     """Pixels per class over every label map of ``dataset`` (ignore_index and ids >= classes left out)."""
+    from seglab.data.label_stats import label_pixel_counts
+
     num_classes = len(dataset.CLASSES)
-    counts = np.zeros(num_classes, dtype=np.int64)
-    stray = 0
-    for index in tqdm(range(len(dataset)), desc="scanning labels", unit="img", file=sys.stderr, disable=None):
-        label = np.asarray(dataset.get_gt_seg_map_by_idx(index)).ravel().astype(np.int64)
-        label = label[label != dataset.ignore_index]
-        in_range = (label >= 0) & (label < num_classes)
-        stray += int((~in_range).sum())
-        counts += np.bincount(label[in_range], minlength=num_classes)
+    indices = tqdm(range(len(dataset)), desc="scanning labels", unit="img", file=sys.stderr, disable=None)
+    counts, stray = label_pixel_counts(dataset, indices)
     if stray:
         print(f"warning: {stray} labelled pixels hold ids outside 0..{num_classes - 1} that are not "
               f"ignore_index={dataset.ignore_index}; they are left out", file=sys.stderr)
