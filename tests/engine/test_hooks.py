@@ -111,7 +111,7 @@ def test_hooks_run_in_priority_order_then_the_builtin_ones(small_config, tmp_pat
     cfg = Config.fromfile(str(small_config(max_iters=2, eval_interval=0)))
     cfg.custom_hooks = [dict(type="_Probe", log="order", priority=70), dict(type="_Probe", log="order", priority="HIGH")]
     trainer = Trainer(cfg, tmp_path / "run", progress=False)
-    assert [type(h).__name__ for h in trainer.hooks] == ["_Probe", "_Probe", "TextLoggerHook", "CheckpointHook"]
+    assert [type(h).__name__ for h in trainer.hooks] == ["_Probe", "_Probe", "TextLoggerHook", "CheckpointHook", "RunReportHook"]
     trainer.train()
     assert calls == [("step", 30, 1), ("step", 70, 1), ("step", 30, 2), ("step", 70, 2)]
 
