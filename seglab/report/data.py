@@ -93,7 +93,7 @@ def pick_images(scores: np.ndarray) -> list[tuple[str, int]]:
         return []
     ranked = valid[np.argsort(-scores[valid], kind="stable")]
     picks: list[tuple[str, int]] = []
-    for which, position in (("best", 0), ("median", len(ranked) // 2), ("worst", len(ranked) - 1)):
+    for which, position in (("best", 0), ("median", (len(ranked) - 1) // 2), ("worst", len(ranked) - 1)):
         if all(int(ranked[position]) != index for _, index in picks):
             picks.append((which, int(ranked[position])))
     return picks

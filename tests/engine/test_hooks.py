@@ -200,3 +200,18 @@ def test_checkpoint_out_dir_and_no_symlink(small_config, tmp_path):
     Trainer(cfg, tmp_path / "run", progress=False).train()
     assert sorted(p.name for p in (tmp_path / "store" / "run").iterdir()) == ["iter_2.pth"]
     assert not list(Path(tmp_path / "run").glob("*.pth"))
+
+
+def test_report_is_refreshed_at_each_evaluation(small_config, tmp_path):
+    cfg = Config.fromfile(str(small_config(max_iters=4, eval_interval=2, ckpt_interval=0, log_interval=2)))
+    trainer = Trainer(cfg, tmp_path / "run", progress=False, command="seglab train small_unet.py")
+    seen = []
+    probe = HookBase()
+    probe.after_step = lambda t: seen.append((t.iter, (t.work_dir / "report.html").is_file()))
+    trainer.hooks.append(probe)  # after the report hook
+    trainer.train()
+    assert seen == [(1, False), (2, True), (3, True), (4, True)]
+    run = json.loads((tmp_path / "run/report/run.json").read_text())
+    assert run["command"] == "seglab train small_unet.py" and run["last_iter"] == 4 and run["finished"]
+    assert run["config_dump"] == "small_unet.py" and (tmp_path / "run/small_unet.py").is_file()
+    assert json.loads((tmp_path / "run/report/picks.json").read_text())[0]["iter"] == 4
