@@ -46,9 +46,6 @@ def render_report(work_dir: str | os.PathLike, out: str | os.PathLike | None = N
     return out
 
 
-SECTIONS: tuple[tuple[str, str, Callable[[rdata.WorkDirData], str]], ...]  # (id, title, builder), below
-
-
 def build_page(data: rdata.WorkDirData) -> str:
     """The page's HTML."""
     title = f"seglab run report: {run_name(data)}"
@@ -434,8 +431,10 @@ def _short(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-SECTIONS = (("summary", "Run", summary_section), ("losses", "Losses", losses_section),
-            ("lr", "Learning rates", lr_section), ("ohem", "OHEM", ohem_section),
-            ("class-weights", "Class weights", class_weights_section),
-            ("metrics", "Per-class metrics", metrics_section), ("confusion", "Confusion matrix", confusion_section),
-            ("predictions", "Predictions", predictions_section), ("config", "Config", config_section))
+# (id, title, builder) of each section, in page order
+SECTIONS: tuple[tuple[str, str, Callable[[rdata.WorkDirData], str]], ...] = (
+    ("summary", "Run", summary_section), ("losses", "Losses", losses_section),
+    ("lr", "Learning rates", lr_section), ("ohem", "OHEM", ohem_section),
+    ("class-weights", "Class weights", class_weights_section),
+    ("metrics", "Per-class metrics", metrics_section), ("confusion", "Confusion matrix", confusion_section),
+    ("predictions", "Predictions", predictions_section), ("config", "Config", config_section))

@@ -2,7 +2,6 @@
 the confusion matrix and per-image scores, and the logger hooks' 0.x keys."""
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import sys
