@@ -13,7 +13,7 @@ class weights, CE + Dice):
 Then it builds the page (``render_report``), and opens it in headless Chromium
 (``seglab.report.browser.check_page``): page size, build time, load time (navigation start to
 the load event) and the browser's wall time. ``--classes 19 --val-images 500`` gives a
-Cityscapes-sized report. ``--smoke`` writes a short log, for CI.
+Cityscapes-sized report. ``--smoke`` writes a short log, for CI; ``--no-browser`` skips Chromium.
 """
 from __future__ import annotations
 
@@ -126,6 +126,7 @@ def main() -> int:
     parser.add_argument("--work-dir", type=Path, help="where to synthesize (default: a temporary folder)")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     parser.add_argument("--smoke", action="store_true", help="a 400-iteration log (CI)")
+    parser.add_argument("--no-browser", action="store_true", help="build the page only")
     args = parser.parse_args()
     iters = 400 if args.smoke else args.iters
     with tempfile.TemporaryDirectory() as tmp:
@@ -136,7 +137,9 @@ def main() -> int:
         build_s = time.perf_counter() - start
         result = {"iters": iters, "classes": args.classes, "val_images": args.val_images,
                   "page_bytes": page.stat().st_size, "build_s": round(build_s, 3)}
-        if find_chromium():
+        if args.no_browser:
+            result["browser"] = "not opened (--no-browser)"
+        elif find_chromium():
             seen = check_page(page)
             result.update(load_ms=round(seen.load_ms, 1), browser_s=round(seen.browser_s, 3), images=seen.images,
                           broken=seen.broken, errors=seen.errors, sections=seen.sections)

@@ -246,6 +246,9 @@ def lr_section(data: rdata.WorkDirData) -> str:
                 rows.append((f"{key} / lr_default", ratios[0], ratios[-1], min(ratios), max(ratios)))
         parts.append("<p>Each group's lr as a multiple of the default group's, as logged:</p>")
         parts.append(table(["ratio", "first record", "last record", "min", "max"], rows))
+        parts.append("<p>The ratio is the rule's <code>lr_mult</code> while the lr is far above "
+                     "<code>lr_config.min_lr</code>, which is one absolute floor for every group (as in 0.x): near "
+                     "the end of a poly schedule the ratio shrinks towards 1.</p>")
     rules = (data.run or {}).get("lr_rules")
     if rules:
         base = next((r["lr"] for r in rules if r["rule"] == "default"), None)
