@@ -215,3 +215,21 @@ def test_report_is_refreshed_at_each_evaluation(small_config, tmp_path):
     assert run["command"] == "seglab train small_unet.py" and run["last_iter"] == 4 and run["finished"]
     assert run["config_dump"] == "small_unet.py" and (tmp_path / "run/small_unet.py").is_file()
     assert json.loads((tmp_path / "run/report/picks.json").read_text())[0]["iter"] == 4
+
+
+def test_a_report_that_cannot_be_written_does_not_stop_training(small_config, tmp_path, monkeypatch, caplog):
+    import seglab.report.page
+
+    def broken(work_dir):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(seglab.report.page, "render_report", broken)
+    cfg = Config.fromfile(str(small_config(max_iters=2, eval_interval=0, ckpt_interval=0)))
+    trainer = Trainer(cfg, tmp_path / "run", progress=False)
+    trainer.logger.addHandler(caplog.handler)  # the trainer's logger does not propagate
+    try:
+        trainer.train()
+    finally:
+        trainer.logger.removeHandler(caplog.handler)
+    assert trainer.iter == 2
+    assert "run report: could not write the page: OSError: disk full" in caplog.text

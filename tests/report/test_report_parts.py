@@ -2,6 +2,7 @@
 the confusion matrix and per-image scores, and the logger hooks' 0.x keys."""
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import sys
@@ -153,3 +154,18 @@ def test_scalar_tags_follow_mmcv():
                                   "train/loss": 0.7}
     val = {"mode": "val", "epoch": 1, "iter": 50, "lr": 0.01, "lr_head": 0.1, "mIoU": 0.5, "IoU.vessel": 0.2}
     assert scalar_tags(val) == {"val/mIoU": 0.5, "val/IoU.vessel": 0.2}
+
+
+def test_a_resumed_run_continues_its_earlier_log(tmp_path):
+    from seglab.report.data import load_work_dir, write_json
+
+    def log(name, iters):
+        lines = [json.dumps({"env_info": "x"})] + [json.dumps({"mode": "train", "iter": i, "loss": 1.0 / i})
+                                                   for i in iters]
+        (tmp_path / name).write_text("\n".join(lines) + "\n")
+
+    log("20240101_000000.log.json", [10, 20, 30, 40])  # killed after 40; the checkpoint was at 20
+    log("20240101_010000.log.json", [30, 40, 50])
+    log("20240102_000000.log.json", [10])  # an unrelated later run in the same work dir
+    write_json(tmp_path / "report/run.json", {"logs": ["20240101_000000.log.json", "20240101_010000.log.json"]})
+    assert [r["iter"] for r in load_work_dir(tmp_path).records] == [10, 20, 30, 40, 50]
