@@ -46,6 +46,7 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command as typed, for run reports
     if not args.debug:  # users get the message, not the source line that raised it
         warnings.formatwarning = _one_line_warning
     try:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from seglab.data.class_stats import METHODS, class_weights, count_label_pixels
+from seglab.data.class_stats import METHODS, class_weights
 from seglab.errors import ConfigError, DataError
 from seglab.registry import did_you_mean
 
@@ -72,8 +72,7 @@ def run(args: argparse.Namespace) -> int:
 def build_split(cfg, split: str):
     """The dataset of ``cfg.data[split]``, unwrapped from a ``RepeatDataset`` (scanned once)."""
     from seglab.data import build_dataset
-    from seglab.data.datasets.repeat import RepeatDataset
-
+    from seglab.data.datasets.repeat import unwrap_repeats
     from seglab.engine.run_config import parse_run_config
 
     data = parse_run_config(cfg, need_max_iters=False).data
@@ -81,9 +80,7 @@ def build_split(cfg, split: str):
     if split not in splits:
         raise ConfigError(f"--split {split}: the config has no data.{split}.{did_you_mean(split, splits)} "
                           f"Dataset splits in it: {', '.join(splits) or 'none'}")
-    dataset = build_dataset(data.split(split), key=f"data.{split}")
-    while isinstance(dataset, RepeatDataset):
-        dataset = dataset.dataset
+    dataset = unwrap_repeats(build_dataset(data.split(split), key=f"data.{split}"))
     if not hasattr(dataset, "get_gt_seg_map_by_idx"):
         raise ConfigError(f"data.{split} is a {type(dataset).__name__}, which has no label maps to scan")
     return dataset
@@ -91,14 +88,11 @@ def build_split(cfg, split: str):
 
 def count_class_pixels(dataset) -> np.ndarray:
     """Pixels per class over every label map of ``dataset`` (ignore_index and ids >= classes left out)."""
+    from seglab.data.class_stats import label_pixel_counts
+
     num_classes = len(dataset.CLASSES)
-    counts = np.zeros(num_classes, dtype=np.int64)
-    stray = 0
-    for index in tqdm(range(len(dataset)), desc="scanning labels", unit="img", file=sys.stderr, disable=None):
-        label_counts, label_stray = count_label_pixels(dataset.get_gt_seg_map_by_idx(index), num_classes,
-                                                       dataset.ignore_index)
-        counts += label_counts
-        stray += label_stray
+    indices = tqdm(range(len(dataset)), desc="scanning labels", unit="img", file=sys.stderr, disable=None)
+    counts, stray = label_pixel_counts(dataset, indices)
     if stray:
         print(f"warning: {stray} labelled pixels hold ids outside 0..{num_classes - 1} that are not "
               f"ignore_index={dataset.ignore_index}; they are left out", file=sys.stderr)

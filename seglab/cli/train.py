@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import re
+import shlex
 from pathlib import Path
 
 from seglab.cli.options import add_config_arguments, config_from_args
@@ -27,6 +29,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
 
 
+def command_line(argv: list[str]) -> str:
+    """``argv`` as a shell would take it, quoted for people: double quotes around an argument
+    with spaces or quotes in it (so ``'a.b=[{'type': 'X'}]'`` stays readable), shlex's quoting
+    when double quotes cannot hold it."""
+    parts = []
+    for arg in argv:
+        if re.fullmatch(r"[\w@%+=:,./-]+", arg):
+            parts.append(arg)
+        elif not re.search(r'["$`\\!]', arg):
+            parts.append(f'"{arg}"')
+        else:
+            parts.append(shlex.quote(arg))
+    return " ".join(parts)
+
+
 def run(args: argparse.Namespace) -> int:
     from seglab.engine import Trainer, dist
 
@@ -35,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         cfg.checkpoint_unsafe_load = True
     trainer = Trainer(cfg, args.work_dir, resume_from=args.resume_from, auto_resume=args.auto_resume,
                       load_from=args.load_from, seed=args.seed, deterministic=args.deterministic or None,
-                      launcher=args.launcher, progress=not args.no_progress)
+                      launcher=args.launcher, progress=not args.no_progress,
+                      command=command_line(["seglab", *getattr(args, "argv", [])]))
     if trainer.rank == 0:
         cfg.work_dir = str(trainer.work_dir)
         cfg.dump(trainer.work_dir / Path(args.config).name)

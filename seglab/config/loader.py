@@ -38,6 +38,22 @@ def load_config_file(filename: str | os.PathLike) -> dict[str, Any]:
     return _load(Path(filename), chain=(), named_by=None)
 
 
+def load_base_values(filename: str | os.PathLike) -> dict[str, Any]:
+    """The merged values of the ``_base_`` files of ``filename`` alone (empty without ``_base_``):
+    what the file itself starts from, so that a caller can tell which values it changed."""
+    path = Path(os.path.normpath(os.path.abspath(filename)))
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except SyntaxError as e:
+        raise ConfigError(f"{path}, line {e.lineno}: syntax error: {e.msg}") from e
+    base: dict[str, Any] = {}
+    for name in _base_names(tree, path):
+        base = merge(base, _load(path.parent / name, (path,), named_by=path))
+    return base
+
+
 def _load(path: Path, chain: tuple[Path, ...], named_by: Path | None) -> dict[str, Any]:
     path = Path(os.path.normpath(os.path.abspath(path)))
     if path in chain:

@@ -23,6 +23,7 @@ import numpy as np
 
 from seglab.data.class_stats import count_label_pixels
 from seglab.data.datasets.custom import CustomDataset, scan_files
+from seglab.data.datasets.repeat import unwrap_repeats
 from seglab.data.io import read_image
 from seglab.data.transforms.loading import LoadAnnotations, LoadImageFromFile
 from seglab.errors import ConfigError, DataError, SeglabError
@@ -129,13 +130,6 @@ def dataset_keys(data_cfg: Mapping | None) -> list[str]:
             if inner.get("ann_dir"):
                 keys.append(key)
     return keys
-
-
-def unwrap(dataset: Any) -> Any:
-    """The dataset inside ``RepeatDataset`` wrappers."""
-    while hasattr(dataset, "dataset") and hasattr(dataset, "times"):
-        dataset = dataset.dataset
-    return dataset
 
 
 def build_for_check(node: Mapping, key: str) -> CustomDataset:
@@ -512,7 +506,7 @@ def check_training_labels(dataset: Any, samples: int = DEFAULT_SAMPLES, *, data_
         data_cfg: the config's ``data``, to name every split's key in the suggested fix.
         config: the config file, for the commands in messages.
     """
-    dataset = unwrap(dataset)
+    dataset = unwrap_repeats(dataset)
     if not samples or not isinstance(dataset, CustomDataset) or dataset.ann_dir is None:
         return
     key = dataset_node(data_cfg, "train")[0] if data_cfg and "train" in data_cfg else "data.train"

@@ -12,7 +12,7 @@ these functions, so both report the same numbers.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -29,6 +29,24 @@ def count_label_pixels(label: np.ndarray, num_classes: int, ignore_index: int) -
     if 0 <= ignore_index < len(values):
         values[ignore_index] = 0
     return values[:num_classes].astype(np.int64), int(values[num_classes:].sum())
+
+
+def label_pixel_counts(dataset, indices: Iterable[int] | None = None) -> tuple[np.ndarray, int]:
+    """``(pixels per class, stray pixels)`` over the label maps of ``indices`` (default: all), read
+    as the metrics see them (after ``reduce_zero_label`` and the dataset's class map).
+
+    Args:
+        dataset: a dataset with ``CLASSES``, ``ignore_index`` and ``get_gt_seg_map_by_idx``.
+        indices: which images to read.
+    """
+    num_classes = len(dataset.CLASSES)
+    counts, stray = np.zeros(num_classes, dtype=np.int64), 0
+    for index in range(len(dataset)) if indices is None else indices:
+        label_counts, label_stray = count_label_pixels(dataset.get_gt_seg_map_by_idx(index), num_classes,
+                                                       dataset.ignore_index)
+        counts += label_counts
+        stray += label_stray
+    return counts, stray
 
 
 def class_weights(counts: Sequence[int] | np.ndarray, method: str = "inverse_log") -> tuple[np.ndarray, np.ndarray]:

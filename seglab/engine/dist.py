@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -77,6 +78,15 @@ def all_reduce_min(tensor: torch.Tensor) -> torch.Tensor:
     if get_world_size() > 1:
         dist.all_reduce(tensor, op=dist.ReduceOp.MIN)
     return tensor
+
+
+def all_gather_objects(obj: Any) -> list[Any]:
+    """``obj`` of every rank, in rank order (picklable objects; a one-element list single-process)."""
+    if get_world_size() == 1:
+        return [obj]
+    gathered: list[Any] = [None] * get_world_size()
+    dist.all_gather_object(gathered, obj)
+    return gathered
 
 
 def cleanup() -> None:

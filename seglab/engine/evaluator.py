@@ -14,6 +14,7 @@ import torch
 
 from seglab.engine import dist as sdist
 from seglab.engine.logger import Progress
+from seglab.evaluation.details import EvalDetails
 
 
 def _shard(n: int) -> list[int]:
@@ -35,11 +36,14 @@ def predict(model: torch.nn.Module, sample: dict[str, Any], device: torch.device
 def evaluate_segmentor(model: torch.nn.Module, dataset, *, metrics: str | list[str] = "mIoU",
                        device: torch.device | None = None, amp_dtype: torch.dtype | None = None,
                        show_dir: str | Path | None = None, opacity: float = 0.5,
-                       progress: bool = True, workers: int = 2) -> tuple[dict[str, float], str]:
+                       progress: bool = True, workers: int = 2,
+                       details: EvalDetails | None = None) -> tuple[dict[str, float], str]:
     """Metrics of ``model`` on ``dataset`` (a test-mode dataset) as ``(summary, table)``.
 
     ``summary`` holds 0.x's keys as fractions (``aAcc``, ``mIoU``, ``IoU.<class>``, ...); ``table``
     is the per-class table for people. With ``show_dir``, a prediction overlay per image is written.
+    ``details`` (an ``EvalDetails`` sized for ``dataset``) also gets the confusion matrix, every
+    image's areas and prediction thumbnails, summed over ranks.
     """
     from seglab.data import build_dataloader
     from seglab.evaluation import MetricAccumulator, summarize
@@ -56,13 +60,18 @@ def evaluate_segmentor(model: torch.nn.Module, dataset, *, metrics: str | list[s
     bar = Progress(len(indices), desc="eval", enabled=progress and sdist.is_main_process())
     for index, sample in zip(indices, loader):
         pred = predict(model, sample, device, amp_dtype)[0]
-        accumulator.add_areas(dataset.pre_eval([pred], [index])[0])
+        areas = dataset.pre_eval([pred], [index])[0]
+        accumulator.add_areas(areas)
+        if details is not None:
+            details.add(index, areas, pred, dataset.get_gt_seg_map_by_idx(index))
         if show_dir is not None:
             _save_overlay(Path(show_dir), sample["img_metas"][0][0], pred, dataset, opacity)
         bar.update(1)
     bar.close()
     model.train(was_training)
     sdist.all_reduce_sum(accumulator.areas)
+    if details is not None:  # reduced where the process group can (CUDA for nccl), kept on the host
+        details.reduce(lambda t: sdist.all_reduce_sum(t.to(device)).cpu())
     return summarize(accumulator.compute([metrics] if isinstance(metrics, str) else list(metrics)), dataset.CLASSES)
 
 

@@ -20,6 +20,7 @@ best checkpoint to the one just written.
 """
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,6 +34,8 @@ from seglab.registry import HOOKS, did_you_mean
 
 if TYPE_CHECKING:
     from seglab.engine.trainer import Trainer
+
+logger = logging.getLogger("seglab")
 
 
 class HookBase:
@@ -92,22 +95,55 @@ def replace_with_link(target: Path, link: Path, *, symbolic: bool) -> None:
 
 
 # --------------------------------------------------------------------------- logging
-@HOOKS.register
-class TextLoggerHook(HookBase):
-    """The human log lines, the 0.x JSON-lines log, the progress bar and, at the end, the curves.
+class LoggerHook(HookBase):
+    """Base of the hooks that write the log records somewhere (``log(trainer, record)``), with the
+    constructor keys of mmcv 1.x's logger hooks.
 
-    Always on (``log_config.hooks`` may name it, as 0.x configs do).
+    Every logger gets the same records: one every ``log_config.interval`` iterations (means since
+    the previous one), one at the last iteration and one per evaluation. So ``interval`` can only
+    repeat ``log_config.interval`` (``parse_run_config`` checks that), and the keys that shaped
+    mmcv's per-logger buffers are accepted with a warning that says why they change nothing.
 
     Args:
+        interval: absent, or equal to ``log_config.interval``.
+        ignore_last: mmcv's "skip the last iterations of an epoch"; seglab has no epochs and
+            always logs the last iteration.
+        reset_flag: mmcv's "clear the log buffer after this logger"; seglab's records are
+            already the means since the previous one, for every logger.
         by_epoch: must be False (seglab trains by iterations).
     """
 
     priority = 90
 
-    def __init__(self, by_epoch: Literal[False] = False) -> None:
+    def __init__(self, interval: int | None = None, ignore_last: bool = True, reset_flag: bool = False,
+                 by_epoch: Literal[False] = False) -> None:
+        name = type(self).__name__
         if by_epoch:
-            raise ConfigError("log_config.hooks: TextLoggerHook(by_epoch=True) is not supported; seglab trains "
+            raise ConfigError(f"log_config.hooks: {name}(by_epoch=True) is not supported; seglab trains "
                               "by iterations (by_epoch=False)")
+        if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int) or interval < 1):
+            raise ConfigError(f"log_config.hooks: {name} interval must be a positive integer, got {interval!r}")
+        if not ignore_last:
+            logger.warning(f"log_config.hooks: {name}(ignore_last=False) has no effect in seglab: there are no "
+                           "epochs, and the last iteration is always logged")
+        if reset_flag:
+            logger.warning(f"log_config.hooks: {name}(reset_flag=True) has no effect in seglab: every record is "
+                           "already the mean since the previous one, for every logger")
+        self.interval = interval
+
+
+@HOOKS.register
+class TextLoggerHook(LoggerHook):
+    """The human log lines, the 0.x JSON-lines log, the progress bar and, at the end, the curves.
+
+    Always on (``log_config.hooks`` may name it, as 0.x configs do).
+
+    Args:
+        **kwargs: ``LoggerHook``'s keys (mmcv's ``interval``, ``ignore_last``, ``reset_flag``, ``by_epoch``).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.json_log: JsonLog | None = None
         self.progress: Progress | None = None
 
@@ -227,7 +263,9 @@ class EvalHook(HookBase):
 
 def builtin_hooks(trainer: Trainer) -> list[HookBase]:
     """The hooks every run has: the loggers of ``log_config.hooks`` (``TextLoggerHook`` always),
-    checkpoints and, with a val split, evaluation."""
+    checkpoints, with a val split evaluation, and the run report (``RunReportHook``, last)."""
+    from seglab.engine.report_hook import RunReportHook
+
     run = trainer.run
     hooks = [build_hook(h, f"log_config.hooks.{i}") for i, h in enumerate(run.log_config.hooks)]
     if not any(isinstance(h, TextLoggerHook) for h in hooks):
@@ -235,4 +273,6 @@ def builtin_hooks(trainer: Trainer) -> list[HookBase]:
     hooks.append(CheckpointHook(run.checkpoint_config))
     if run.evaluates:
         hooks.append(EvalHook(run.evaluation))
+    if not any(isinstance(h, RunReportHook) for h in hooks):
+        hooks.append(RunReportHook())
     return hooks

@@ -37,7 +37,7 @@ from seglab.models.layers import is_norm
 from seglab.registry import OPTIMIZERS, did_you_mean
 
 __all__ = ["ParamSetting", "param_settings", "build_optimizer", "check_optimizer_config",
-           "unmatched_custom_keys", "format_rule_summary"]
+           "unmatched_custom_keys", "format_rule_summary", "rule_rows"]
 
 logger = logging.getLogger("seglab")
 
@@ -304,13 +304,20 @@ def build_optimizer(model: nn.Module, optimizer_cfg: Mapping) -> torch.optim.Opt
     return optimizer
 
 
-def format_rule_summary(settings: list[ParamSetting]) -> str:
-    """One line per rule (and lr / weight decay): rule, number of parameters, lr, weight decay."""
+def rule_rows(settings: list[ParamSetting]) -> list[dict[str, Any]]:
+    """One dict per rule (and lr / weight decay), in order of first use: ``rule``, ``params`` (how
+    many parameters it sets), ``lr``, ``weight_decay``."""
     rows: dict[tuple[str, float, float], int] = {}
     for s in settings:
         rows[(s.rule, s.lr, s.weight_decay)] = rows.get((s.rule, s.lr, s.weight_decay), 0) + 1
-    width = max([len("rule")] + [len(rule) for rule, _, _ in rows])
+    return [{"rule": rule, "params": count, "lr": lr, "weight_decay": wd} for (rule, lr, wd), count in rows.items()]
+
+
+def format_rule_summary(settings: list[ParamSetting]) -> str:
+    """One line per rule (and lr / weight decay): rule, number of parameters, lr, weight decay."""
+    rows = rule_rows(settings)
+    width = max([len("rule")] + [len(r["rule"]) for r in rows])
     lines = [f"{'rule':<{width}}  {'params':>6}  {'lr':>10}  {'weight_decay':>12}"]
-    for (rule, lr, wd), count in rows.items():
-        lines.append(f"{rule:<{width}}  {count:>6}  {lr:>10.6g}  {wd:>12.6g}")
+    for r in rows:
+        lines.append(f"{r['rule']:<{width}}  {r['params']:>6}  {r['lr']:>10.6g}  {r['weight_decay']:>12.6g}")
     return "\n".join(lines)

@@ -290,6 +290,7 @@ def parse_run_config(cfg: Mapping[str, Any], *, need_max_iters: bool = True) -> 
         check_hook_config(hook, f"custom_hooks.{i}")
     for i, hook in enumerate(run.log_config.hooks):
         check_hook_config(hook, f"log_config.hooks.{i}")
+        _check_logger_interval(hook, run.log_config.interval, f"log_config.hooks.{i}")
     _check_optimizer_and_schedule(run)
     return run
 
@@ -333,6 +334,16 @@ def check_hook_config(hook: Any, path: str) -> None:
     priority = hook.get("priority", "NORMAL")
     hook_priority(priority, f"{path}.priority")
     check_arguments(cls, {k: v for k, v in hook.items() if k not in ("type", "priority")}, path)
+
+
+def _check_logger_interval(hook: Mapping[str, Any], interval: int, path: str) -> None:
+    """A logger's own ``interval`` (mmcv gave each logger one) must repeat ``log_config.interval``:
+    every seglab logger receives the same records."""
+    own = hook.get("interval")
+    if own is not None and own != interval:
+        raise ConfigError(f"{path}.interval={own!r} differs from log_config.interval={interval}: every logger "
+                          "receives one record per log_config.interval iterations. Remove the hook's interval, "
+                          f"or set log_config.interval={own!r}")
 
 
 def hook_priority(priority: Any, where: str = "priority") -> int:

@@ -26,6 +26,8 @@ import os
 import random
 import re
 import resource
+import shlex
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,7 @@ from seglab.engine.run_config import RunConfig, parse_run_config
 from seglab.engine.schedules import LrScheduler, build_schedule
 from seglab.engine.train_stream import SeededSamples, TrainStreamSampler
 from seglab.errors import CheckpointError, ConfigError, SeglabError
+from seglab.evaluation.details import EvalDetails
 from seglab.models.losses import parse_losses
 from seglab.registry import MODELS
 
@@ -85,12 +88,16 @@ class Trainer:
         deterministic: deterministic algorithms.
         launcher: ``'none'`` or ``'pytorch'`` (torchrun).
         progress: show a progress bar on a terminal.
+        command: the command line that started the run, for the run report (default: this
+            process's own arguments).
     """
 
     def __init__(self, cfg: Config, work_dir: str | Path | None = None, *, resume_from: str | None = None,
                  auto_resume: bool = False, load_from: str | None = None, seed: int | None = None,
-                 deterministic: bool | None = None, launcher: str = "none", progress: bool = True) -> None:
+                 deterministic: bool | None = None, launcher: str = "none", progress: bool = True,
+                 command: str | None = None) -> None:
         self.cfg = cfg
+        self.command = command or shlex.join(sys.argv)
         self.timestamp = time.strftime("%Y%m%d_%H%M%S", time.localtime())
         self.rank = sdist.rank_from_environment()  # the log must exist before the settings are read
         self.work_dir = Path(work_dir or cfg.get("work_dir") or Path("work_dirs") / Path(cfg.filename or "run").stem)
@@ -136,6 +143,7 @@ class Trainer:
         self.start_iter = self.iter = 0
         self.last_checkpoint: tuple[int, Path] | None = None
         self.metrics: dict[str, float] = {}
+        self.eval_details: EvalDetails | None = None  # of the last evaluation
         resume = self._resume_path()
         if resume:
             self.resume(resume)
@@ -237,12 +245,19 @@ class Trainer:
         ``lr_default`` and ``lr_head`` for ``custom_keys={'head': ...}``."""
         groups = self.optimizer.param_groups
         lrs = {"lr": groups[0]["lr"]}
+        for key, group in zip(self.group_lr_keys(), groups):
+            lrs[key] = group["lr"]
+        return lrs
+
+    def group_lr_keys(self) -> list[str]:
+        """The log key of each param group's lr (none with a single group, which logs ``lr``)."""
+        groups = self.optimizer.param_groups
+        keys: list[str] = []
         if len(groups) > 1:
             for i, group in enumerate(groups):
-                name = re.sub(r"custom_keys\['(.*?)'\]", r"\1", group.get("name", f"group{i}"))
-                key = f"lr_{name}"
-                lrs[key if key not in lrs else f"{key}_{i}"] = group["lr"]
-        return lrs
+                key = "lr_" + re.sub(r"custom_keys\['(.*?)'\]", r"\1", group.get("name", f"group{i}"))
+                keys.append(key if key not in keys and key != "lr" else f"{key}_{i}")
+        return keys
 
     def run_info(self) -> dict[str, Any]:
         """What the run is: logged at the start and written as the JSON log's first line."""
@@ -261,13 +276,17 @@ class Trainer:
         return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
     def evaluate(self) -> dict[str, float]:
-        """Metrics on ``data.val`` now; logged, and given to the hooks."""
+        """Metrics on ``data.val`` now; logged, and given to the hooks (which also find the
+        confusion matrix and per-image scores in ``eval_details``)."""
         from seglab.engine.evaluator import evaluate_segmentor
 
         self.call_hooks("before_eval")
+        self.eval_details = EvalDetails(len(self.val_dataset), len(self.val_dataset.CLASSES),
+                                        self.val_dataset.ignore_index)
         self.metrics, table = evaluate_segmentor(
             self.model, self.val_dataset, metrics=self.run.evaluation.metric, device=self.device,
-            amp_dtype=self.amp_dtype, progress=self.show_progress, workers=self.run.data.loader("val").workers_per_gpu)
+            amp_dtype=self.amp_dtype, progress=self.show_progress, workers=self.run.data.loader("val").workers_per_gpu,
+            details=self.eval_details)
         self.train_model.train()
         self.logger.info(f"evaluation at iteration {self.iter}:\n{table}")
         self.call_hooks("after_eval", self.metrics)

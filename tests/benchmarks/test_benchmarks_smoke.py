@@ -109,3 +109,13 @@ def test_device_suite(tmp_path):
     assert "ohem thresh=0.7" in json.loads((out / "cpu_loss_bf16.json").read_text())["results"]
     assert "reuse freed memory" in json.loads((out / "cpu_host_memory.json").read_text())["results"]
     assert "cpu job A on" in (out / "log.txt").read_text()
+
+
+def test_report_size(tmp_path):
+    out = tmp_path / "r.json"
+    cmd = [sys.executable, str(REPO / "benchmarks/report_size.py"), "--smoke", "--no-browser", "--data-root", str(DRIVE),
+           "--out", str(out)]
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data["iters"] == 400 and 0 < data["page_bytes"] < 5 * 2**20  # opened in Chromium by tests/report

@@ -104,3 +104,22 @@ def test_log_without_records_and_cut_lines(tmp_path, capsys):
 def test_debug_shows_the_exception(tmp_path):
     with pytest.raises(DataError, match="no JSON log"):
         main(["plot-log", "--debug", str(tmp_path)])
+
+
+def test_mmsegmentation_log(tmp_path, fixtures_dir, capsys):
+    """A log as MMSegmentation 0.30 writes it: a header line (env_info, config, seed, exp_name,
+    mmseg_version), train records with epoch, memory and data_time, and a val record."""
+    import shutil
+
+    from seglab.evaluation.curves import _is_summary_metric, collect, read_log
+
+    log = tmp_path / "20230101_120000.log.json"
+    shutil.copy(fixtures_dir / "mmseg-0.30-drive.log.json", log)
+    records = read_log(log)
+    assert len(records) == 13 - 1 and records[-1]["mode"] == "val"
+    assert main(["plot-log", str(tmp_path)]) == 0
+    assert str(log) in capsys.readouterr().out
+    for name in ("loss.png", "lr.png", "metrics.png", "acc.png"):
+        assert _is_png(tmp_path / "plots" / name), name
+    assert set(collect(records, "train", lambda k: "loss" in k)) == {"decode.loss_ce", "aux.loss_ce", "loss"}
+    assert collect(records, "val", _is_summary_metric)["mIoU"] == ([4000], [0.7623])

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -45,3 +46,9 @@ def test_two_gloo_processes_match_one_process(small_config, tmp_path):
     val = [json.loads(x) for x in next(ddp.glob("*.log.json")).read_text().splitlines() if '"val"' in x]
     val_single = [json.loads(x) for x in next(single.glob("*.log.json")).read_text().splitlines() if '"val"' in x]
     assert val[0]["mIoU"] == pytest.approx(val_single[0]["mIoU"], abs=1e-3)
+    # the report's evaluation data is summed over both processes (each predicted half the images)
+    ddp_eval, single_eval = (np.load(d / "report/eval.npz") for d in (ddp, single))
+    assert ddp_eval["confusion"].sum() == single_eval["confusion"].sum() > 0
+    assert (ddp_eval["image_areas"][:, 3] == single_eval["image_areas"][:, 3]).all()  # every image's label area
+    picks = json.loads((ddp / "report/picks.json").read_text())
+    assert len(picks) == 2 and all((ddp / "report" / p["image"]).is_file() for p in picks)  # thumbnails gathered

@@ -111,7 +111,7 @@ def test_hooks_run_in_priority_order_then_the_builtin_ones(small_config, tmp_pat
     cfg = Config.fromfile(str(small_config(max_iters=2, eval_interval=0)))
     cfg.custom_hooks = [dict(type="_Probe", log="order", priority=70), dict(type="_Probe", log="order", priority="HIGH")]
     trainer = Trainer(cfg, tmp_path / "run", progress=False)
-    assert [type(h).__name__ for h in trainer.hooks] == ["_Probe", "_Probe", "TextLoggerHook", "CheckpointHook"]
+    assert [type(h).__name__ for h in trainer.hooks] == ["_Probe", "_Probe", "TextLoggerHook", "CheckpointHook", "RunReportHook"]
     trainer.train()
     assert calls == [("step", 30, 1), ("step", 70, 1), ("step", 30, 2), ("step", 70, 2)]
 
@@ -200,3 +200,36 @@ def test_checkpoint_out_dir_and_no_symlink(small_config, tmp_path):
     Trainer(cfg, tmp_path / "run", progress=False).train()
     assert sorted(p.name for p in (tmp_path / "store" / "run").iterdir()) == ["iter_2.pth"]
     assert not list(Path(tmp_path / "run").glob("*.pth"))
+
+
+def test_report_is_refreshed_at_each_evaluation(small_config, tmp_path):
+    cfg = Config.fromfile(str(small_config(max_iters=4, eval_interval=2, ckpt_interval=0, log_interval=2)))
+    trainer = Trainer(cfg, tmp_path / "run", progress=False, command="seglab train small_unet.py")
+    seen = []
+    probe = HookBase()
+    probe.after_step = lambda t: seen.append((t.iter, (t.work_dir / "report.html").is_file()))
+    trainer.hooks.append(probe)  # after the report hook
+    trainer.train()
+    assert seen == [(1, False), (2, True), (3, True), (4, True)]
+    run = json.loads((tmp_path / "run/report/run.json").read_text())
+    assert run["command"] == "seglab train small_unet.py" and run["last_iter"] == 4 and run["finished"]
+    assert run["config_dump"] == "small_unet.py" and (tmp_path / "run/small_unet.py").is_file()
+    assert json.loads((tmp_path / "run/report/picks.json").read_text())[0]["iter"] == 4
+
+
+def test_a_report_that_cannot_be_written_does_not_stop_training(small_config, tmp_path, monkeypatch, caplog):
+    import seglab.report.page
+
+    def broken(work_dir):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(seglab.report.page, "render_report", broken)
+    cfg = Config.fromfile(str(small_config(max_iters=2, eval_interval=0, ckpt_interval=0)))
+    trainer = Trainer(cfg, tmp_path / "run", progress=False)
+    trainer.logger.addHandler(caplog.handler)  # the trainer's logger does not propagate
+    try:
+        trainer.train()
+    finally:
+        trainer.logger.removeHandler(caplog.handler)
+    assert trainer.iter == 2
+    assert "run report: could not write the page: OSError: disk full" in caplog.text

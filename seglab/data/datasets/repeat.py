@@ -45,3 +45,10 @@ class RepeatDataset(Dataset):
 
     def __len__(self) -> int:
         return self.times * self._ori_len
+
+
+def unwrap_repeats(dataset: Any) -> Any:
+    """The dataset a ``RepeatDataset`` (or a chain of them) repeats; any other dataset as is."""
+    while isinstance(dataset, RepeatDataset):
+        dataset = dataset.dataset
+    return dataset
