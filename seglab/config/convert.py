@@ -156,9 +156,8 @@ def to_1x(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     resume_from, load_from = values.pop("resume_from", None), values.pop("load_from", None)
     out["load_from"] = resume_from or load_from
     out["resume"] = bool(resume_from or values.pop("auto_resume", False))
-    out["vis_backends"] = [{"type": "LocalVisBackend"}]
-    out["visualizer"] = {"type": "SegLocalVisualizer", "vis_backends": [{"type": "LocalVisBackend"}],
-                         "name": "visualizer"}
+    out["vis_backends"] = _vis_backends((values.get("log_config") or {}).get("hooks") or [], notes)
+    out["visualizer"] = {"type": "SegLocalVisualizer", "vis_backends": out["vis_backends"], "name": "visualizer"}
     out["log_processor"] = {"by_epoch": False}
     for key in SEGLAB_KEYS:
         if key in values:
@@ -387,6 +386,22 @@ def _env_and_randomness(values: dict) -> dict[str, Any]:
     if randomness:
         out["randomness"] = randomness
     return out
+
+
+def _vis_backends(logger_hooks: list, notes: list[str]) -> list[dict]:
+    """0.x's TensorBoard and wandb logger hooks as mmengine's vis backends."""
+    backends = [{"type": "LocalVisBackend"}]
+    for hook in logger_hooks:
+        kind = hook.get("type")
+        if kind == "TensorboardLoggerHook":
+            backends.append({"type": "TensorboardVisBackend", **({"save_dir": hook["log_dir"]}
+                                                                  if hook.get("log_dir") else {})})
+        elif kind == "WandbLoggerHook":
+            backends.append({"type": "WandbVisBackend", **({"init_kwargs": hook["init_kwargs"]}
+                                                            if hook.get("init_kwargs") else {})})
+        elif kind not in ("TextLoggerHook", "RunReportHook"):
+            notes.append(f"log_config.hooks: {kind} has no 1.x vis backend; left out")
+    return backends
 
 
 def _custom_hook_1x(hook: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:

@@ -32,8 +32,7 @@ KEYS_1X = ("optim_wrapper", "param_scheduler", "train_dataloader", "val_dataload
 KEYS_0X = ("runner", "lr_config", "optimizer_config", "data", "evaluation", "checkpoint_config", "log_config",
            "total_iters", "workflow", "dist_params", "resume_from", "auto_resume", "fp16", "cudnn_benchmark")
 # Read from a 1.x config, but nothing in seglab acts on them.
-UNUSED_1X = ("visualizer", "vis_backends", "default_scope", "log_processor", "tta_model", "tta_pipeline",
-             "val_cfg", "test_cfg", "launcher")
+UNUSED_1X = ("default_scope", "log_processor", "tta_model", "tta_pipeline", "val_cfg", "test_cfg", "launcher")
 # Variables 1.x config files define to build other values.
 HELPERS_1X = ("crop_size", "dataset_type", "data_root", "norm_cfg", "backbone_norm_cfg", "train_pipeline",
               "test_pipeline", "img_ratios", "img_scale", "optimizer", "data_preprocessor", "checkpoint",
@@ -83,6 +82,7 @@ def translate_1x(cfg: Mapping[str, Any]) -> dict[str, Any]:
     if "param_scheduler" in cfg:
         out["param_scheduler"] = cfg.pop("param_scheduler")
     _translate_hooks(cfg.pop("default_hooks", None) or {}, out)
+    _translate_vis_backends(cfg.pop("visualizer", None) or {}, cfg.pop("vis_backends", None), out)
     if "custom_hooks" in cfg:
         out["custom_hooks"] = [_translate_custom_hook(h, i) for i, h in enumerate(cfg.pop("custom_hooks") or [])]
     _translate_env(cfg.pop("env_cfg", None) or {}, cfg.pop("randomness", None) or {}, out)
@@ -227,7 +227,26 @@ def _translate_hooks(hooks: Mapping[str, Any], out: dict) -> None:
         logger_hook = _take(logger_hook, "default_hooks.logger", ("interval", "log_metric_by_epoch", "ignore_last",
                                                                   "interval_exp_name", "out_dir", "out_suffix",
                                                                   "keep_local", "file_client_args", "backend_args"))
-        out["log_config"] = {"interval": logger_hook.get("interval", 10)}
+        out.setdefault("log_config", {})["interval"] = logger_hook.get("interval", 10)
+
+
+def _translate_vis_backends(visualizer: Mapping[str, Any], backends: Any, out: dict) -> None:
+    """mmengine's vis backends as 0.x logger hooks: TensorBoard and wandb log the same scalars
+    (seglab draws its own pictures, so ``LocalVisBackend`` and the visualizer's images need nothing)."""
+    hooks = []
+    for i, backend in enumerate(visualizer.get("vis_backends") or backends or []):
+        kind = backend.get("type")
+        if kind == "TensorboardVisBackend":
+            hooks.append({"type": "TensorboardLoggerHook", **({"log_dir": backend["save_dir"]}
+                                                               if backend.get("save_dir") else {})})
+        elif kind == "WandbVisBackend":
+            hooks.append({"type": "WandbLoggerHook", **({"init_kwargs": backend["init_kwargs"]}
+                                                         if backend.get("init_kwargs") else {})})
+        elif kind != "LocalVisBackend":
+            raise ConfigError(f"vis_backends.{i}.type={kind!r}: seglab logs to TensorboardVisBackend, "
+                              "WandbVisBackend or LocalVisBackend")
+    if hooks:
+        out.setdefault("log_config", {})["hooks"] = [{"type": "TextLoggerHook"}, *hooks]
 
 
 def _translate_custom_hook(hook: Mapping[str, Any], index: int) -> dict[str, Any]:

@@ -115,9 +115,20 @@ def test_1x_keys_seglab_does_not_use_are_named_in_one_info_line(caplog):
     with caplog.at_level("INFO", logger="seglab"):
         parse_run_config(Config(cfg))
     [line] = [r.message for r in caplog.records if "read but not used by seglab" in r.message]
-    for key in ("visualizer", "vis_backends", "default_scope", "log_processor", "tta_model", "tta_pipeline"):
+    for key in ("default_scope", "log_processor", "tta_model", "tta_pipeline"):
         assert key in line
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_1x_vis_backends_become_logger_hooks_and_back():
+    cfg = dict(REFERENCE_1X["unet/unet-s5-d16_fcn_4xb4-40k_drive-64x64.py"])
+    backends = [dict(type="LocalVisBackend"), dict(type="TensorboardVisBackend", save_dir="tb"),
+                dict(type="WandbVisBackend", init_kwargs=dict(project="p"))]
+    cfg["visualizer"] = dict(cfg["visualizer"], vis_backends=backends)
+    run = parse_run_config(Config(cfg))
+    assert run.log_config.hooks == [dict(type="TextLoggerHook"), dict(type="TensorboardLoggerHook", log_dir="tb"),
+                                    dict(type="WandbLoggerHook", init_kwargs=dict(project="p"))]
+    assert convert(Config(cfg), "1.x")[0]["vis_backends"] == backends
 
 
 def test_1x_run_settings_map_onto_the_run_schema():
