@@ -15,7 +15,6 @@ docs/dialects.md.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 import torch
 
@@ -39,24 +38,9 @@ def class_weighted_count(label: torch.Tensor, class_weight: torch.Tensor, ignore
 class CrossEntropyLoss1x(CrossEntropyLoss):
     """Cross-entropy loss with MMSegmentation 1.x's class-weighted mean (module docstring).
 
-    A 1.x config's ``CrossEntropyLoss`` is translated to this class; 0.x configs keep ``CrossEntropyLoss``.
-
-    Args:
-        use_sigmoid: binary cross-entropy with logits instead of softmax cross-entropy.
-        use_mask: mask cross-entropy (``label`` = binary masks, ``weight`` = their classes).
-        reduction: ``'none'``, ``'mean'`` or ``'sum'``.
-        class_weight: one weight per class, or a path to a .npy/.json/.txt/.pkl file holding them.
-        loss_weight: factor of the reduced loss.
-        loss_name: key of this loss in the head's loss dict.
-        avg_non_ignore: average over non-ignored pixels instead of all pixels.
+    A 1.x config's class-weighted ``CrossEntropyLoss`` is translated to this class; its keys are
+    ``CrossEntropyLoss``'s.
     """
-
-    def __init__(self, use_sigmoid: bool = False, use_mask: bool = False, reduction: str = "mean",
-                 class_weight: Sequence[float] | str | None = None, loss_weight: float = 1.0,
-                 loss_name: str = "loss_ce", avg_non_ignore: bool = False) -> None:
-        super().__init__(use_sigmoid=use_sigmoid, use_mask=use_mask, reduction=reduction,
-                         class_weight=class_weight, loss_weight=loss_weight, loss_name=loss_name,
-                         avg_non_ignore=avg_non_ignore)
 
     def forward(self, cls_score: torch.Tensor, label: torch.Tensor, weight: torch.Tensor | None = None,
                 avg_factor: float | torch.Tensor | None = None, reduction_override: str | None = None,
