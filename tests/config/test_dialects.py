@@ -99,6 +99,14 @@ def test_a_1x_config_trains_like_its_0x_twin(name):
         assert old_lr.lr_at(warmup, lr0) == pytest.approx(min_lr + (lr0 - min_lr) * (1 - warmup / steps) ** power)
 
 
+@pytest.mark.parametrize("name", list(SHIPPED))
+def test_a_0x_twin_converts_to_the_datasets_of_its_1x_config(name):
+    as_1x, _ = convert(Config.fromfile(str(ROOT / "configs" / SHIPPED[name])), "1.x")
+    for split in ("train", "val", "test"):
+        # ADE20K's test LoadAnnotations says reduce_zero_label=True, as MMSegmentation 1.x writes it
+        assert _plain(as_1x[f"{split}_dataloader"]["dataset"]) == REFERENCE_1X[name][f"{split}_dataloader"]["dataset"]
+
+
 def test_losses_whose_meaning_changed_are_built_in_their_1x_form():
     run = parse_run_config(Config(REFERENCE_1X["unet/unet-s5-d16_fcn_4xb4-ce-1.0-dice-3.0-40k_drive-64x64.py"]))
     assert [loss["type"] for loss in run.model["decode_head"]["loss_decode"]] == ["CrossEntropyLoss", "DiceLoss1x"]
@@ -156,6 +164,24 @@ def test_1x_misspelled_keys_are_named():
     cfg["train_cfg"] = dict(cfg["train_cfg"], max_iter=5)
     with pytest.raises(ConfigError, match="train_cfg: unknown key 'max_iter'. Did you mean 'max_iters'"):
         parse_run_config(Config(cfg))
+
+
+def test_1x_load_annotations_must_reduce_zero_label_as_its_dataset_does():
+    ade = REFERENCE_1X["segformer/segformer_mit-b0_8xb2-160k_ade20k-512x512.py"]
+    run = parse_run_config(Config(ade))  # LoadAnnotations(reduce_zero_label=True), ADE20K's default
+    assert run.data.splits()["train"]["pipeline"][1] == {"type": "LoadAnnotations", "reduce_zero_label": True}
+    cfg = json.loads(json.dumps(ade))
+    cfg["val_dataloader"]["dataset"]["pipeline"][2]["reduce_zero_label"] = False
+    with pytest.raises(ConfigError, match=r"val_dataloader.dataset.pipeline.2: LoadAnnotations has "
+                                          r"reduce_zero_label=False but the dataset ADE20KDataset has "
+                                          r"reduce_zero_label=True"):
+        parse_run_config(Config(cfg))
+    cfg = json.loads(json.dumps(REFERENCE_1X["upernet/upernet_r50_4xb2-40k_cityscapes-512x1024.py"]))
+    cfg["train_dataloader"]["dataset"]["pipeline"][1]["reduce_zero_label"] = True
+    with pytest.raises(ConfigError, match="train_dataloader.dataset.pipeline.1: .* MMSegmentation 1.x requires"):
+        parse_run_config(Config(cfg))
+    cfg["train_dataloader"]["dataset"]["reduce_zero_label"] = True  # said by the dataset too: as 1.x, accepted
+    assert parse_run_config(Config(cfg)).data.splits()["train"]["pipeline"][1]["reduce_zero_label"] is True
 
 
 # ---------------------------------------------------------------- lr schedules
