@@ -19,7 +19,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from seglab.config.dialect import RENAMED_LOSSES_0X, RENAMED_LOSSES_1X, detect_dialect, rename_losses, translate_1x
+from seglab.config.dialect import (RENAMED_LOSSES_0X, RENAMED_LOSSES_1X, dataset_default, detect_dialect, rename_losses,
+                                   translate_1x)
 from seglab.errors import ConfigError
 
 # 0.x keys seglab adds that both dialects read as they are.
@@ -324,7 +325,11 @@ def _dataset_1x(ds: Mapping[str, Any], where: str, notes: list[str], *, train: b
     if metainfo:
         out["metainfo"] = metainfo
     pipeline = ds.pop("pipeline", [])
-    out["pipeline"] = (_train_pipeline_1x if train else _test_pipeline_1x)(pipeline, f"{where}.pipeline", notes)
+    if train:
+        out["pipeline"] = _train_pipeline_1x(pipeline, f"{where}.pipeline", notes)
+    else:
+        reduce_zero_label = out.get("reduce_zero_label", dataset_default(out["type"], "reduce_zero_label", False))
+        out["pipeline"] = _test_pipeline_1x(pipeline, f"{where}.pipeline", notes, reduce_zero_label)
     for key in ("ann_dir", "split", "classes", "palette", "test_mode", "file_client_args", "gt_seg_map_loader_cfg"):
         ds.pop(key, None)
     if ds:
@@ -359,7 +364,10 @@ def _train_pipeline_1x(pipeline: list, where: str, notes: list[str]) -> list[dic
     return out
 
 
-def _test_pipeline_1x(pipeline: list, where: str, notes: list[str]) -> list[dict]:
+def _test_pipeline_1x(pipeline: list, where: str, notes: list[str], reduce_zero_label: bool = False) -> list[dict]:
+    """0.x's test pipeline as 1.x's. 0.x's datasets read the labels themselves; 1.x's pipeline has a
+    ``LoadAnnotations``, which says ``reduce_zero_label=True`` where the dataset reduces (ADE20K),
+    as MMSegmentation 1.x's files write it."""
     out = [dict(s) for s in pipeline if s.get("type") == "LoadImageFromFile"]
     aug = next((s for s in pipeline if s.get("type") == "MultiScaleFlipAug"), None)
     if aug is None:
@@ -372,7 +380,8 @@ def _test_pipeline_1x(pipeline: list, where: str, notes: list[str]) -> list[dict
     scale = scales if scales is None or isinstance(scales[0], (int, float)) else scales[0]
     out.append({"type": "Resize", "keep_ratio": resize.get("keep_ratio", True),
                 **({"scale": tuple(scale)} if scale is not None else {"scale_factor": 1.0})})
-    out += [{"type": "LoadAnnotations"}, {"type": "PackSegInputs"}]
+    out += [{"type": "LoadAnnotations", **({"reduce_zero_label": True} if reduce_zero_label else {})},
+            {"type": "PackSegInputs"}]
     return out
 
 

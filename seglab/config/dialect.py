@@ -349,13 +349,21 @@ def _translate_dataset(ds: Mapping[str, Any], where: str, preprocessor: Mapping[
         ds.pop(key, None)
     if ds:
         raise ConfigError(f"{where}: the 1.x dataset keys {', '.join(map(repr, ds))} are not supported")
-    reduce_zero_label = out.get("reduce_zero_label", _dataset_default(out["type"], "reduce_zero_label", False))
+    reduce_zero_label = out.get("reduce_zero_label", dataset_default(out["type"], "reduce_zero_label", False))
+    for i, step in enumerate(pipeline):
+        # 1.x reads one flag: LoadAnnotations asserts it has the dataset's (seglab would drop the test
+        # pipeline's and evaluate on other label ids than it trains on)
+        if step.get("type") == "LoadAnnotations" and step.get("reduce_zero_label") not in (None, reduce_zero_label):
+            raise ConfigError(f"{where}.pipeline.{i}: LoadAnnotations has reduce_zero_label="
+                              f"{step['reduce_zero_label']} but the dataset {out['type']} has reduce_zero_label="
+                              f"{reduce_zero_label}; MMSegmentation 1.x requires them to agree: set "
+                              "reduce_zero_label in the dataset")
     translate = translate_train_pipeline if train else translate_test_pipeline
     out["pipeline"] = translate(pipeline, preprocessor, reduce_zero_label, f"{where}.pipeline")
     return out
 
 
-def _dataset_default(dataset_type: Any, key: str, fallback: Any) -> Any:
+def dataset_default(dataset_type: Any, key: str, fallback: Any) -> Any:
     """The default of ``key`` in the constructor of a registered dataset type (its class's own
     default, e.g. ADE20K's ``reduce_zero_label=True``)."""
     from seglab.registry import DATASETS

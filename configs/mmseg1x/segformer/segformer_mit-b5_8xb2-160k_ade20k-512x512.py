@@ -1,0 +1,9 @@
+_base_ = ['./segformer_mit-b0_8xb2-160k_ade20k-512x512.py']
+# MiT-B5: 64 channels in the first stage, 3/6/40/3 layers; the recipe is B0's.
+checkpoint = 'https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/segformer/mit_b5_20220624-658746d9.pth'  # noqa
+model = dict(
+    backbone=dict(
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint),
+        embed_dims=64,
+        num_layers=[3, 6, 40, 3]),
+    decode_head=dict(in_channels=[64, 128, 320, 512]))
