@@ -55,13 +55,14 @@ test_pipeline = [
                      dict(type='Normalize', **img_norm_cfg), dict(type='ImageToTensor', keys=['img']),
                      dict(type='Collect', keys=['img'])]),
 ]
-split = dict(type=dataset_type, data_root=data_root, img_suffix='.png', seg_map_suffix='.png',
-             classes=classes, palette=palette)
+# a name starting with '_' is a helper of this file, not a setting
+_split = dict(type=dataset_type, data_root=data_root, img_suffix='.png', seg_map_suffix='.png',
+              classes=classes, palette=palette)
 data = dict(
     samples_per_gpu=4, workers_per_gpu=2,
-    train=dict(split, img_dir='img_dir/train', ann_dir='ann_dir/train', pipeline=train_pipeline),
-    val=dict(split, img_dir='img_dir/val', ann_dir='ann_dir/val', pipeline=test_pipeline),
-    test=dict(split, img_dir='img_dir/val', ann_dir='ann_dir/val', pipeline=test_pipeline))
+    train=dict(_split, img_dir='img_dir/train', ann_dir='ann_dir/train', pipeline=train_pipeline),
+    val=dict(_split, img_dir='img_dir/val', ann_dir='ann_dir/val', pipeline=test_pipeline),
+    test=dict(_split, img_dir='img_dir/val', ann_dir='ann_dir/val', pipeline=test_pipeline))
 
 # the head learns 5x faster than the backbone (see: seglab lr-table {config_path})
 optimizer = dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=5e-4,

@@ -36,7 +36,8 @@ logger = logging.getLogger("seglab")
 # Variables 0.x config files define to build other values; they are not settings.
 HELPER_VARIABLES = frozenset({
     "norm_cfg", "backbone_norm_cfg", "dataset_type", "data_root", "img_norm_cfg", "crop_size",
-    "img_scale", "train_pipeline", "test_pipeline", "checkpoint", "checkpoint_file", "num_classes",
+    "img_scale", "train_pipeline", "test_pipeline", "checkpoint", "checkpoint_file", "num_classes", "classes",
+    "palette",
 })
 # mmcv's hook priority names.
 PRIORITIES = {"HIGHEST": 0, "VERY_HIGH": 10, "HIGH": 30, "ABOVE_NORMAL": 40, "NORMAL": 50,
