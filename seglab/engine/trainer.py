@@ -187,8 +187,10 @@ class Trainer:
         first, last, size = self._accumulation_window(it)
         if first:
             self.optimizer.zero_grad(set_to_none=True)
+        if size > 1:
+            loss = loss / size
         if self.scaler is not None:
-            self.scaler.scale(loss / size).backward()
+            self.scaler.scale(loss).backward()
             if last:
                 if self.grad_clip:
                     self.scaler.unscale_(self.optimizer)
@@ -196,7 +198,7 @@ class Trainer:
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
         else:
-            (loss / size if size > 1 else loss).backward()
+            loss.backward()
             if last:
                 if self.grad_clip:
                     log_vars["grad_norm"] = self._clip()
