@@ -93,7 +93,7 @@ def main() -> None:
     samples = [collate([dataset[i]]) for i in range(n)]
     torch.manual_seed(0)
     reuse = apply_reuse_freed_memory(run.reuse_freed_memory)  # as init_segmentor (and so seglab test) does
-    model = init_segmentor(cfg, args.checkpoint, device="cpu")
+    model = init_segmentor(cfg, args.checkpoint, device="cpu", run=run)
     rows, results = [], {}
     for setting in args.settings:
         usage = resource.getrusage(resource.RUSAGE_SELF)

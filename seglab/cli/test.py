@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     dataset_cfg = run.data.split(args.split)
     if args.aug_test:
         use_aug_test(dataset_cfg, args.split)
-    model = init_segmentor(cfg, args.checkpoint, unsafe_load=args.unsafe_load)
+    model = init_segmentor(cfg, args.checkpoint, unsafe_load=args.unsafe_load, run=run)
     dataset = build_dataset(dataset_cfg, default_args={"test_mode": True}, key=f"data.{args.split}")
     metrics = args.eval or (run.evaluation.metric if run.evaluation else "mIoU")
     amp_dtype, _ = resolve_amp(run, next(model.parameters()).device)  # the config's amp, as in training

@@ -22,7 +22,7 @@ AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 
 
 def init_segmentor(cfg: Mapping, checkpoint: str | None = None, device: str | torch.device | None = None, *,
-                   unsafe_load: bool = False) -> torch.nn.Module:
+                   unsafe_load: bool = False, run: RunConfig | None = None) -> torch.nn.Module:
     """The config's model with the checkpoint's weights, in eval mode, with ``CLASSES``/``PALETTE``
     (from the checkpoint's meta, 0.x's ``CLASSES``/``PALETTE`` or 1.x's ``dataset_meta``, else from
     the test dataset type) and ``cfg`` attached.
@@ -35,8 +35,11 @@ def init_segmentor(cfg: Mapping, checkpoint: str | None = None, device: str | to
     process-wide; ``seglab test`` also takes the config's ``amp`` dtype): slide
     inference allocates all windows' activations at once, and without it glibc faults them in
     afresh for every image.
+
+    ``run`` is ``cfg``'s parsed run settings when the caller has them already (parsing twice would
+    log the config's warnings twice).
     """
-    run = parse_run_config(cfg, need_max_iters=False)
+    run = run or parse_run_config(cfg, need_max_iters=False)
     apply_reuse_freed_memory(run.reuse_freed_memory)
     model_cfg = dict(run.model or {})
     model_cfg["pretrained"] = None  # the checkpoint supplies every weight

@@ -63,6 +63,14 @@ def test_test_command_reports_metrics_and_writes_overlays(trained, tmp_path):
     assert len(overlays) == 20 and overlays[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_test_command_reads_the_run_settings_once(trained, capsys):
+    work_dir, drive = trained
+    code = main(["test", CONFIG, str(work_dir / "latest.pth"), "--eval", "mDice", "--no-progress",
+                 "--data-root", str(drive), "--cfg-options", *SMALL, "evaluaton.interval=1"])
+    assert code == 0
+    assert capsys.readouterr().out.count("config key 'evaluaton' is not used by seglab") == 1
+
+
 def test_infer_writes_masks_and_overlays(trained, tmp_path):
     work_dir, drive = trained
     image = drive / "images/validation/01.png"
