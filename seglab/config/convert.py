@@ -151,9 +151,8 @@ def to_1x(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     if data.get("test"):
         out["test_evaluator"] = {"type": "IoUMetric", "iou_metrics": metrics}
     out.update(_env_and_randomness(values))
-    for key in ("custom_hooks",):
-        if values.get(key):
-            out[key] = [_custom_hook_1x(h, notes) for h in values.pop(key)]
+    if values.get("custom_hooks"):
+        out["custom_hooks"] = [_custom_hook_1x(h, notes) for h in values.pop("custom_hooks")]
     resume_from, load_from = values.pop("resume_from", None), values.pop("load_from", None)
     out["load_from"] = resume_from or load_from
     out["resume"] = bool(resume_from or values.pop("auto_resume", False))
@@ -321,7 +320,7 @@ def _dataset_1x(ds: Mapping[str, Any], where: str, notes: list[str], *, train: b
         out["data_prefix"]["seg_map_path"] = ds.pop("ann_dir")
     if ds.get("split") is not None:
         out["ann_file"] = ds.pop("split")
-    metainfo = {k: ds.pop(src) for k, src in (("classes", "classes"), ("palette", "palette")) if ds.get(src)}
+    metainfo = {key: ds.pop(key) for key in ("classes", "palette") if ds.get(key)}
     if metainfo:
         out["metainfo"] = metainfo
     pipeline = ds.pop("pipeline", [])
