@@ -34,10 +34,10 @@ from torch import nn
 from seglab.config.schema import number
 from seglab.errors import ConfigError
 from seglab.models.layers import is_norm
-from seglab.registry import OPTIMIZERS, did_you_mean
+from seglab.registry import OPTIMIZERS, check_arguments, did_you_mean
 
 __all__ = ["ParamSetting", "param_settings", "build_optimizer", "check_optimizer_config",
-           "unmatched_custom_keys", "format_rule_summary", "rule_rows"]
+           "unmatched_custom_keys", "format_rule_summary", "rule_rows", "FusedSGD"]
 
 logger = logging.getLogger("seglab")
 
@@ -82,6 +82,75 @@ class _Options:
     mults: dict[str, float]  # only the *_mult options present in paramwise_cfg
     bypass_duplicate: bool
     has_paramwise: bool
+
+
+def _memory_order(t: torch.Tensor) -> list[int]:
+    """The strides of ``t``'s dimensions that have more than one element: two dense tensors of one
+    shape with equal memory orders hold their elements in the same order."""
+    return [stride for stride, size in zip(t.stride(), t.shape) if size > 1]
+
+
+def _flat_view(t: torch.Tensor) -> torch.Tensor | None:
+    """``t``'s memory as a 1-D view (``None`` when it is not one dense block, e.g. a slice)."""
+    if t.is_contiguous():
+        return t.view(-1)
+    by_stride = t.permute(sorted(range(t.dim()), key=t.stride, reverse=True))
+    return by_stride.view(-1) if by_stride.is_contiguous() else None
+
+
+class FusedSGD(torch.optim.SGD):
+    """``torch.optim.SGD(fused=True)`` without its copies of channels-last tensors.
+
+    torch's fused kernel makes a contiguous copy of every parameter, gradient and momentum buffer
+    that is not contiguous and writes it back; with a channels-last model that is every
+    convolution weight, three times per step (the largest copy cost of the bf16 channels-last
+    step). The kernel is elementwise, so handing it a flat view of each tensor's memory gives the
+    same update bit for bit, without the copies. State, ``state_dict`` and hyper-parameters are
+    ``torch.optim.SGD``'s; seglab builds it for ``type='SGD'`` unless the config picks ``fused`` or
+    ``foreach`` itself.
+    """
+
+    def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False) -> None:
+        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                         nesterov=nesterov, maximize=maximize, fused=True)
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if any(p.grad.is_sparse for p in params):
+                raise RuntimeError("FusedSGD does not support sparse gradients")
+            if group["momentum"] == 0:
+                self._fused_step(group, params, [], first=False)
+                continue
+            # torch's first step sets the buffer to the gradient; a parameter whose first gradient
+            # comes later (frozen until then) gets the same treatment in a call of its own
+            new = [p for p in params if "momentum_buffer" not in self.state[p]]
+            for p in new:
+                self.state[p]["momentum_buffer"] = torch.empty_like(p.grad)
+            for subset, first in ((new, True), ([p for p in params if p not in set(new)], False)):
+                self._fused_step(group, subset, [self.state[p]["momentum_buffer"] for p in subset], first)
+        return loss
+
+    def _fused_step(self, group: dict, params: list, buffers: list, first: bool) -> None:
+        if not params:
+            return
+        tensors = [params, [p.grad for p in params]] + ([buffers] if buffers else [])
+        flat = [[_flat_view(t) for t in ts] for ts in tensors]
+        for i in range(len(params)):  # a flat view only where every tensor of the update has one layout
+            same_layout = all(_memory_order(ts[i]) == _memory_order(params[i]) for ts in tensors)
+            if not same_layout or any(f[i] is None for f in flat):
+                for f, ts in zip(flat, tensors):
+                    f[i] = ts[i]
+        torch._fused_sgd_(flat[0], flat[1], flat[2] if buffers else [], weight_decay=group["weight_decay"],
+                          momentum=group["momentum"], lr=group["lr"], dampening=group["dampening"],
+                          nesterov=group["nesterov"], maximize=group["maximize"], is_first_step=first,
+                          grad_scale=getattr(self, "grad_scale", None), found_inf=getattr(self, "found_inf", None))
 
 
 # --------------------------------------------------------------------------- reading the config
@@ -269,8 +338,10 @@ def _merged_groups(settings: list[ParamSetting], set_wd: bool) -> list[dict[str,
 def _fused_by_default(kwargs: Mapping[str, Any], settings: list[ParamSetting]) -> bool:
     """SGD's fused kernel computes the same update as its per-parameter loop (equal up to float
     rounding: one multiply-add instead of two) about 4x faster on CPU, one pass over memory instead
-    of several; used unless the config chooses an implementation (``fused``/``foreach``)."""
-    if kwargs.get("type") not in ("SGD", torch.optim.SGD) or "fused" in kwargs or "foreach" in kwargs:
+    of several; used (as ``FusedSGD``) unless the config chooses an implementation (``fused``/``foreach``)."""
+    if kwargs.get("type") not in ("SGD", torch.optim.SGD) or {"fused", "foreach", "differentiable"} & set(kwargs):
+        return False
+    if not hasattr(torch, "_fused_sgd_"):  # torch before 2.3
         return False
     return all(s.param.is_floating_point() and s.param.device.type in ("cpu", "cuda") for s in settings)
 
@@ -289,12 +360,15 @@ def build_optimizer(model: nn.Module, optimizer_cfg: Mapping) -> torch.optim.Opt
     set_wd = optimizer_cfg.get("weight_decay") is not None
     kwargs = {k: v for k, v in optimizer_cfg.items() if k not in _BUILDER_KEYS}
     params = _merged_groups(settings, set_wd)
-    if _fused_by_default(kwargs, settings):
-        kwargs["fused"] = True
     if not params:
         raise ConfigError("optimizer: the model has no parameters to optimize")
+    build_args = kwargs
+    if _fused_by_default(kwargs, settings):
+        sgd_args = {k: v for k, v in kwargs.items() if k != "type"}
+        check_arguments(torch.optim.SGD, {**sgd_args, "params": params}, "optimizer")  # errors name 'SGD'
+        build_args = {**kwargs, "type": FusedSGD}
     try:
-        optimizer = OPTIMIZERS.build(kwargs, key="optimizer", params=params)
+        optimizer = OPTIMIZERS.build(build_args, key="optimizer", params=params)
     except (ValueError, TypeError) as e:
         if isinstance(e, ConfigError):
             raise

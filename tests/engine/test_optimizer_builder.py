@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from seglab.engine.optimizer import (ParamSetting, build_optimizer, format_rule_summary, param_settings,
+from seglab.engine.optimizer import (FusedSGD, ParamSetting, build_optimizer, format_rule_summary, param_settings,
                                      unmatched_custom_keys)
 from seglab.errors import ConfigError
 
@@ -221,7 +221,7 @@ def test_sgd_uses_the_fused_kernel_with_the_same_updates():
     cfg = dict(type="SGD", lr=0.1, momentum=0.9, weight_decay=5e-4)
     fused = build_optimizer(models[0], cfg)
     loop = build_optimizer(models[1], dict(cfg, foreach=False))
-    assert fused.defaults["fused"] and not loop.defaults.get("fused")
+    assert isinstance(fused, FusedSGD) and fused.defaults["fused"] and not loop.defaults.get("fused")
     for _ in range(3):
         for model, opt in zip(models, (fused, loop)):
             for p in model.parameters():
@@ -229,3 +229,72 @@ def test_sgd_uses_the_fused_kernel_with_the_same_updates():
             opt.step()
     for a, b in zip(models[0].parameters(), models[1].parameters()):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
+def _channels_last_model() -> nn.Module:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Conv2d(8, 8, 1), nn.Conv2d(8, 2, 1))
+    return model.to(memory_format=torch.channels_last)
+
+
+def _give_gradients(model: nn.Module, step: int, late: bool = False) -> None:
+    for i, p in enumerate(model.parameters()):
+        if late and i >= 6 and step == 0:  # the last conv gets its first gradient a step later
+            continue
+        p.grad = torch.empty_like(p).copy_(torch.sin(p.detach() * (step + 1)) + 0.1)  # as autograd lays it out
+
+
+def _train(model: nn.Module, optimizer: torch.optim.Optimizer, late: bool = False) -> None:
+    for step in range(3):
+        _give_gradients(model, step, late)
+        optimizer.step()
+
+
+def test_fused_sgd_updates_channels_last_weights_like_torch_without_copying_them():
+    """seglab's SGD hands torch's fused kernel flat views of channels-last tensors: the same
+    update bit for bit (with weight decay, dampening, nesterov, maximize, no momentum), and no copy
+    inside the step, where torch's own fused SGD copies every weight."""
+    for options in (dict(momentum=0.9, weight_decay=5e-4), dict(momentum=0.9, dampening=0.1),
+                    dict(momentum=0.9, nesterov=True, maximize=True), dict()):
+        ours, torchs = _channels_last_model(), _channels_last_model()
+        assert ours[0].weight.is_contiguous(memory_format=torch.channels_last) and not ours[0].weight.is_contiguous()
+        opt = build_optimizer(ours, dict(type="SGD", lr=0.1, **options))
+        reference = torch.optim.SGD(torchs.parameters(), lr=0.1, fused=True, **options)
+        assert isinstance(opt, FusedSGD)
+        _train(ours, opt)
+        _train(torchs, reference)
+        for a, b in zip(ours.parameters(), torchs.parameters()):
+            assert torch.equal(a, b) and a.stride() == b.stride(), options
+    counts = {}
+    for name, optimizer in (("seglab", opt), ("torch", reference)):
+        with torch.profiler.profile() as prof:
+            optimizer.step()
+        counts[name] = sum(e.count for e in prof.key_averages() if e.key in ("aten::copy_", "aten::clone"))
+    assert counts["seglab"] == 0 and counts["torch"] > 0, counts
+
+
+def test_fused_sgd_takes_a_parameter_whose_first_gradient_comes_late():
+    """torch's fused SGD fails on it (no momentum buffer); seglab's starts that buffer as torch's
+    per-parameter loop does."""
+    ours, loops = _channels_last_model(), _channels_last_model()
+    _train(ours, build_optimizer(ours, dict(type="SGD", lr=0.1, momentum=0.9, weight_decay=5e-4)), late=True)
+    _train(loops, torch.optim.SGD(loops.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4, foreach=False),
+           late=True)
+    for a, b in zip(ours.parameters(), loops.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_fused_sgd_state_dict_is_torch_sgds():
+    ours, torchs = _channels_last_model(), _channels_last_model()
+    assert ours[0].weight.is_contiguous(memory_format=torch.channels_last) and not ours[0].weight.is_contiguous()
+    opt = build_optimizer(ours, dict(type="SGD", lr=0.1, momentum=0.9))
+    _give_gradients(ours, 1)
+    opt.step()
+    reference = torch.optim.SGD(torchs.parameters(), lr=0.1, momentum=0.9)
+    reference.load_state_dict(opt.state_dict())
+    for p in torchs.parameters():
+        buffer = reference.state[p]["momentum_buffer"]
+        assert buffer.shape == p.shape and buffer.stride() == p.stride()
+    opt.load_state_dict(reference.state_dict())
+    _give_gradients(ours, 2)
+    opt.step()
