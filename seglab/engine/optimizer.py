@@ -98,13 +98,22 @@ def _flat_view(t: torch.Tensor) -> torch.Tensor | None:
     return by_stride.view(-1) if by_stride.is_contiguous() else None
 
 
+def _flat_views(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Flat views of ``tensors`` (one parameter's value, gradient, buffer) when they are dense and
+    share one memory order, so an elementwise update pairs the same elements; else the tensors."""
+    flat = tuple(_flat_view(t) for t in tensors)
+    order = _memory_order(tensors[0])
+    if all(f is not None for f in flat) and all(_memory_order(t) == order for t in tensors):
+        return flat
+    return tensors
+
+
 class FusedSGD(torch.optim.SGD):
     """``torch.optim.SGD(fused=True)`` without its copies of channels-last tensors.
 
     torch's fused kernel makes a contiguous copy of every parameter, gradient and momentum buffer
-    that is not contiguous and writes it back; with a channels-last model that is every
-    convolution weight, three times per step (the largest copy cost of the bf16 channels-last
-    step). The kernel is elementwise, so handing it a flat view of each tensor's memory gives the
+    that is not contiguous and writes it back: with a channels-last model, the convolution weights
+    and their gradients and buffers, every step. The kernel is elementwise, so handing it a flat view of each tensor's memory gives the
     same update bit for bit, without the copies. State, ``state_dict`` and hyper-parameters are
     ``torch.optim.SGD``'s; seglab builds it for ``type='SGD'`` unless the config picks ``fused`` or
     ``foreach`` itself.
@@ -131,9 +140,10 @@ class FusedSGD(torch.optim.SGD):
             # torch's first step sets the buffer to the gradient; a parameter whose first gradient
             # comes later (frozen until then) gets the same treatment in a call of its own
             new = [p for p in params if "momentum_buffer" not in self.state[p]]
+            old = [p for p in params if "momentum_buffer" in self.state[p]]
             for p in new:
                 self.state[p]["momentum_buffer"] = torch.empty_like(p.grad)
-            for subset, first in ((new, True), ([p for p in params if p not in set(new)], False)):
+            for subset, first in ((new, True), (old, False)):
                 self._fused_step(group, subset, [self.state[p]["momentum_buffer"] for p in subset], first)
         return loss
 
@@ -141,13 +151,8 @@ class FusedSGD(torch.optim.SGD):
         if not params:
             return
         tensors = [params, [p.grad for p in params]] + ([buffers] if buffers else [])
-        flat = [[_flat_view(t) for t in ts] for ts in tensors]
-        for i in range(len(params)):  # a flat view only where every tensor of the update has one layout
-            same_layout = all(_memory_order(ts[i]) == _memory_order(params[i]) for ts in tensors)
-            if not same_layout or any(f[i] is None for f in flat):
-                for f, ts in zip(flat, tensors):
-                    f[i] = ts[i]
-        torch._fused_sgd_(flat[0], flat[1], flat[2] if buffers else [], weight_decay=group["weight_decay"],
+        flat = list(zip(*(_flat_views(*update) for update in zip(*tensors))))
+        torch._fused_sgd_(list(flat[0]), list(flat[1]), list(flat[2]) if buffers else [], weight_decay=group["weight_decay"],
                           momentum=group["momentum"], lr=group["lr"], dampening=group["dampening"],
                           nesterov=group["nesterov"], maximize=group["maximize"], is_first_step=first,
                           grad_scale=getattr(self, "grad_scale", None), found_inf=getattr(self, "found_inf", None))
