@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from seglab.data import build_dataset
+    from seglab.data.loader import warn_more_workers_than_cpus
     from seglab.engine import dist
     from seglab.engine.evaluator import evaluate_segmentor
     from seglab.engine.inference import init_segmentor, use_aug_test
@@ -49,9 +50,11 @@ def run(args: argparse.Namespace) -> int:
     dataset = build_dataset(dataset_cfg, default_args={"test_mode": True}, key=f"data.{args.split}")
     metrics = args.eval or (run.evaluation.metric if run.evaluation else "mIoU")
     amp_dtype, _ = resolve_amp(run, next(model.parameters()).device)  # the config's amp, as in training
+    workers = run.data.loader(args.split).workers_per_gpu
+    warn_more_workers_than_cpus(workers)
     summary, table = evaluate_segmentor(model, dataset, metrics=metrics, show_dir=args.show_dir,
                                         opacity=args.opacity, progress=not args.no_progress,
-                                        workers=run.data.loader(args.split).workers_per_gpu, amp_dtype=amp_dtype)
+                                        workers=workers, amp_dtype=amp_dtype)
     if rank == 0:
         precision = str(amp_dtype).replace("torch.", "") if amp_dtype else "fp32"
         logger.info(f"{args.split} split, {len(dataset)} images, checkpoint {args.checkpoint} ({precision}"

@@ -4,6 +4,7 @@ same predictions as the seglab checkpoint it came from."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,23 @@ def test_test_command_reads_the_run_settings_once(trained, capsys):
                  "--data-root", str(drive), "--cfg-options", *SMALL, "evaluaton.interval=1"])
     assert code == 0
     assert capsys.readouterr().out.count("config key 'evaluaton' is not used by seglab") == 1
+
+
+def test_test_command_warns_once_about_more_workers_than_cpus(trained, capsys):
+    from seglab.data.loader import usable_cpus
+
+    work_dir, drive = trained
+    cpus = usable_cpus()
+    if cpus > 8:
+        pytest.skip(f"starting {cpus + 1} loader processes to oversubscribe {cpus} CPUs is too many for a test")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = main(["test", CONFIG, str(work_dir / "latest.pth"), "--eval", "mDice", "--no-progress",
+                     "--data-root", str(drive), "--cfg-options", *SMALL, f"data.workers_per_gpu={cpus + 1}"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert out.count(f"data.workers_per_gpu={cpus + 1} starts {cpus + 1} loader processes on {cpus} usable") == 1
+    assert not [w for w in caught if "worker processes" in str(w.message)]  # PyTorch's, once per loader
 
 
 def test_infer_writes_masks_and_overlays(trained, tmp_path):
