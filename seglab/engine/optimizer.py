@@ -113,10 +113,10 @@ class FusedSGD(torch.optim.SGD):
 
     torch's fused kernel makes a contiguous copy of every parameter, gradient and momentum buffer
     that is not contiguous and writes it back: with a channels-last model, the convolution weights
-    and their gradients and buffers, every step. The kernel is elementwise, so handing it a flat view of each tensor's memory gives the
-    same update bit for bit, without the copies. State, ``state_dict`` and hyper-parameters are
-    ``torch.optim.SGD``'s; seglab builds it for ``type='SGD'`` unless the config picks ``fused`` or
-    ``foreach`` itself.
+    and their gradients and buffers, every step. The kernel is elementwise, so handing it a flat
+    view of each tensor's memory gives the same update bit for bit, without the copies. State,
+    ``state_dict`` and hyper-parameters are ``torch.optim.SGD``'s; seglab builds it for
+    ``type='SGD'`` unless the config picks ``fused`` or ``foreach`` itself.
     """
 
     def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
@@ -150,9 +150,11 @@ class FusedSGD(torch.optim.SGD):
     def _fused_step(self, group: dict, params: list, buffers: list, first: bool) -> None:
         if not params:
             return
-        tensors = [params, [p.grad for p in params]] + ([buffers] if buffers else [])
-        flat = list(zip(*(_flat_views(*update) for update in zip(*tensors))))
-        torch._fused_sgd_(list(flat[0]), list(flat[1]), list(flat[2]) if buffers else [], weight_decay=group["weight_decay"],
+        grads = [p.grad for p in params]
+        updates = zip(params, grads, buffers) if buffers else zip(params, grads)
+        # one tuple per parameter in, one list per kernel argument out
+        views = [list(column) for column in zip(*(_flat_views(*update) for update in updates))]
+        torch._fused_sgd_(views[0], views[1], views[2] if buffers else [], weight_decay=group["weight_decay"],
                           momentum=group["momentum"], lr=group["lr"], dampening=group["dampening"],
                           nesterov=group["nesterov"], maximize=group["maximize"], is_first_step=first,
                           grad_scale=getattr(self, "grad_scale", None), found_inf=getattr(self, "found_inf", None))
