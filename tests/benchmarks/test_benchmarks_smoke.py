@@ -66,6 +66,33 @@ def test_bf16_accuracy(tmp_path):
         assert result["iters"] == 4 and 0 <= result["mDice"] <= 1 and 0 <= result["mIoU"] <= 1
 
 
+
+def test_bf16_gradients(tmp_path):
+    # the whole model kept in fp32 inside the bf16 run must give the fp32 gradients back: the
+    # variants really change the arithmetic they claim to
+    whole = "backbone,decode_head,auxiliary_head"
+    data = run_script("bf16_gradients.py", tmp_path / "g.json", "--fp32", "conv_seg", "--fp32", whole)
+    errors = data["relative_error"]
+    assert set(errors) == {"next batch (fp32)", "fp32 + cl", "bf16 + cl", "bf16 + cl, conv_seg fp32",
+                           f"bf16 + cl, {whole} fp32"}
+    assert errors["fp32 + cl"]["model"] < errors["bf16 + cl"]["model"] / 10
+    assert errors["bf16 + cl"]["model"] < errors["next batch (fp32)"]["model"]
+    # fp32 inside the bf16 run is fp32 in channels-last, operation for operation
+    assert errors[f"bf16 + cl, {whole} fp32"]["model"] == pytest.approx(errors["fp32 + cl"]["model"], rel=1e-6)
+    assert set(errors["bf16 + cl"]) == {"model", "backbone", "decode_head", "auxiliary_head"}
+    assert len(data["largest"]) == 10 and all(e > 0 for e in data["largest"].values())
+
+
+def test_conv_layers(tmp_path):
+    data = run_script("conv_layers.py", tmp_path / "c.json")
+    layers = data["layers"]
+    assert sum(layer["count"] for layer in layers) == 26  # the UNet's convolutions, each call counted
+    first = layers[0]
+    assert first["input"] == [4, 3, 64, 64] and first["weight"] == [8, 3, 3, 3]
+    assert first["gflop"] == pytest.approx(2 * 2 * 4 * 64 * 64 * 8 * 3 * 9 / 1e9)  # no input gradient for the image
+    assert all(ms > 0 for layer in layers for ms in layer["ms"].values())
+    assert set(data["total_ms"]) == {"fp32", "bf16", "bf16+cl"}
+
 def test_host_memory(tmp_path):
     data = run_script("host_memory.py", tmp_path / "h.json")
     results = data["results"]
