@@ -36,7 +36,8 @@ def fp32_modules(model, spec: str) -> list:
     import torch.nn as nn
 
     if spec == "norms":
-        return [m for m in model.modules() if isinstance(m, (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm))]
+        norms = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
+        return [m for m in model.modules() if isinstance(m, norms)]
     if spec == "conv_seg":
         return [m for name, m in model.named_modules() if name.split(".")[-1] == "conv_seg"]
     names = dict(model.named_modules())
@@ -97,6 +98,52 @@ def relative_error(grads, reference, names) -> float:
     return (diff / sum(float(reference[n].square().sum()) for n in names)) ** 0.5
 
 
+def model_and_batches(args: argparse.Namespace):
+    """The config's model (the checkpoint's weights; dropout off) and ``args.batches`` training batches."""
+    import torch
+
+    from seglab.engine.benchmark import speed_options
+    from seglab.engine.trainer import Trainer
+    from seglab.models.weights import load_checkpoint
+
+    options = args.cfg_options + ["data.workers_per_gpu=0"] + (SMOKE_UNET_OPTIONS if args.smoke else [])
+    cfg = load_with_options(args.config, options, args.data_root)
+    with tempfile.TemporaryDirectory() as work_dir:
+        trainer = Trainer(speed_options(cfg), work_dir, seed=0, progress=False)
+        if args.checkpoint:
+            load_checkpoint(trainer.model, args.checkpoint, strict=True)
+        stream = iter(trainer.train_loader)
+        batches = [next(stream) for _ in range(args.batches)]
+    model = trainer.model.train()
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.dropout._DropoutNd):
+            m.eval()
+    return model, batches
+
+
+def compare(model, batches: list, variants: dict, parts: list[str]) -> tuple[dict, dict]:
+    """Per setting, the relative errors of each batch (whole model and per part); per parameter,
+    its errors under plain bf16 + cl."""
+    errors: dict[str, list[dict]] = {name: [] for name in ["next batch (fp32)", *variants]}
+    by_param: dict[str, list[float]] = {}
+    previous = None
+    for batch in batches:
+        reference = gradients(model, batch, bf16=False, channels_last=False)
+        groups = {"model": list(reference)}
+        groups |= {part: [n for n in reference if n.startswith(part + ".")] for part in parts}
+        if previous is not None:
+            errors["next batch (fp32)"].append({g: relative_error(reference, previous, ns) for g, ns in groups.items()})
+        previous = reference
+        for name, (bf16, modules) in variants.items():
+            with kept_in_fp32(modules):
+                grads = gradients(model, batch, bf16, channels_last=True)
+            errors[name].append({g: relative_error(grads, reference, ns) for g, ns in groups.items()})
+            if name == "bf16 + cl":
+                for n in reference:
+                    by_param.setdefault(n, []).append(relative_error(grads, reference, [n]))
+    return errors, by_param
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config")
@@ -110,46 +157,13 @@ def main() -> None:
     parser.add_argument("--cfg-options", nargs="+", default=[])
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    import torch
-
-    from seglab.engine.benchmark import speed_options
-    from seglab.engine.trainer import Trainer
-    from seglab.models.weights import load_checkpoint
-
-    options = args.cfg_options + ["data.workers_per_gpu=0"] + (SMOKE_UNET_OPTIONS if args.smoke else [])
     if args.smoke:
         args.batches = 2
-    cfg = load_with_options(args.config, options, args.data_root)
-    with tempfile.TemporaryDirectory() as work_dir:
-        trainer = Trainer(speed_options(cfg), work_dir, seed=0, progress=False)
-        if args.checkpoint:
-            load_checkpoint(trainer.model, args.checkpoint, strict=True)
-        model = trainer.model.train()
-        for m in model.modules():
-            if isinstance(m, torch.nn.modules.dropout._DropoutNd):
-                m.eval()
-        stream = iter(trainer.train_loader)
-        batches = [next(stream) for _ in range(args.batches)]
+    model, batches = model_and_batches(args)
     variants = {"fp32 + cl": (False, []), "bf16 + cl": (True, [])}
     variants |= {f"bf16 + cl, {spec} fp32": (True, fp32_modules(model, spec)) for spec in args.fp32}
     parts = sorted({n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad})
-    errors: dict[str, list[dict]] = {name: [] for name in ["next batch (fp32)", *variants]}
-    by_param: dict[str, list[float]] = {}
-    previous = None
-    for batch in batches:
-        reference = gradients(model, batch, bf16=False, channels_last=False)
-        groups = {"model": list(reference)} | {part: [n for n in reference if n.startswith(part + ".")]
-                                               for part in parts}
-        if previous is not None:
-            errors["next batch (fp32)"].append({g: relative_error(reference, previous, ns) for g, ns in groups.items()})
-        previous = reference
-        for name, (bf16, modules) in variants.items():
-            with kept_in_fp32(modules):
-                grads = gradients(model, batch, bf16, channels_last=True)
-            errors[name].append({g: relative_error(grads, reference, ns) for g, ns in groups.items()})
-            if name == "bf16 + cl":
-                for n in reference:
-                    by_param.setdefault(n, []).append(relative_error(grads, reference, [n]))
+    errors, by_param = compare(model, batches, variants, parts)
     summary = {name: {g: statistics.mean(r[g] for r in rows) for g in rows[0]} for name, rows in errors.items() if rows}
     print(f"{args.config}: relative gradient error against fp32, mean over {args.batches} batches "
           f"({'checkpoint ' + args.checkpoint if args.checkpoint else 'initial weights'})")
@@ -160,7 +174,6 @@ def main() -> None:
     print_table(["parameter", "relative error"], [[n, e] for e, n in worst])
     write_json(args.out, {"config": args.config, "checkpoint": args.checkpoint, "batches": args.batches,
                           "relative_error": summary, "largest": {n: e for e, n in worst}})
-
 
 if __name__ == "__main__":
     main()

@@ -43,6 +43,7 @@ gpu() { timeout 470 taskset -c "$REST" "$py" "$@"; }
   cpu "$B" benchmarks/loss_overhead.py $CFG $S --data-root "$DATA" --iters 30 --setting bf16+cl --out "$OUT/cpu_loss_bf16.json"
   cpu "$B" benchmarks/host_memory.py $CFG $S --data-root "$DATA" --pairs 2 --iters 15 --setting bf16+cl \
     --out "$OUT/cpu_host_memory.json"
+  cpu "$B" benchmarks/conv_layers.py $CFG $S --data-root "$DATA" --out "$OUT/cpu_conv_layers.json"
 ) >"$OUT/b.txt" 2>&1 &
 wait
 (

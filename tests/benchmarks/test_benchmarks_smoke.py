@@ -135,6 +135,8 @@ def test_device_suite(tmp_path):
     assert [r["setting"] for r in speed["results"]] == ["fp32", "byhand-fp32", "byhand-bf16+cl", "bf16+cl", "bf16"]
     assert "ohem thresh=0.7" in json.loads((out / "cpu_loss_bf16.json").read_text())["results"]
     assert "reuse freed memory" in json.loads((out / "cpu_host_memory.json").read_text())["results"]
+    conv_layers = json.loads((out / "cpu_conv_layers.json").read_text())
+    assert set(conv_layers["total_ms"]) == {"fp32", "bf16", "bf16+cl"}
     assert "cpu job A on" in (out / "log.txt").read_text()
 
 
