@@ -18,6 +18,7 @@ initial_lr)``), so the trainer and ``lr-table`` drive either kind the same way.
 """
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,6 +28,8 @@ from seglab.errors import ConfigError
 from seglab.registry import PARAM_SCHEDULERS
 
 INF = 10**9  # mmengine's "no end"
+
+logger = logging.getLogger("seglab")
 
 
 class ParamScheduler:
@@ -236,3 +239,19 @@ def build_param_schedule(param_scheduler: Any, max_iters: int) -> ChainedSchedul
         raise ConfigError(f"param_scheduler must be a list of scheduler dicts, got {param_scheduler!r}")
     return ChainedSchedule([PARAM_SCHEDULERS.build(c, key=f"param_scheduler.{i}") for i, c in enumerate(configs)],
                            max_iters)
+
+
+def warn_outside_the_run(chain: ChainedSchedule) -> None:
+    """Name each scheduler that the run stops before finishing. mmengine silently keeps ``end``
+    when ``max_iters`` is shortened, so a 40k recipe cut to 4k iterations trains at almost its
+    initial lr throughout; 0.x's ``lr_config`` followed ``max_iters`` and never did."""
+    max_iters = chain.max_iters
+    for i, s in enumerate(chain.schedulers):
+        name = f"param_scheduler.{i} ({type(s).__name__}, begin={s.begin}, end={s.end})"
+        if s.begin >= max_iters:
+            logger.warning(f"{name} begins after the run's last iteration ({max_iters} iterations): it never "
+                           "acts. Lower its begin and end, or remove it.")
+        elif s.end != INF and s.end > max_iters:
+            logger.warning(f"{name} ends after the run's last iteration ({max_iters} iterations), so it stops "
+                           "part-way, as mmengine's would, and the lr never gets where it would have taken it. "
+                           f"To fit it to this run: --cfg-options param_scheduler.{i}.end={max_iters}")
