@@ -132,6 +132,13 @@ class LoggerHook(HookBase):
         self.interval = interval
 
 
+def eta_seconds(trainer: Trainer, done: int, iter_s: float) -> float:
+    """Seconds left after ``done`` iterations: the iterations at ``iter_s`` each, and the
+    evaluations still due at the last one's duration (none is counted before the first)."""
+    evaluations = trainer.run.evaluation.count_due(done, trainer.max_iters) if trainer.run.evaluation else 0
+    return (trainer.max_iters - done) * iter_s + evaluations * (trainer.last_eval_s or 0.0)
+
+
 @HOOKS.register
 class TextLoggerHook(LoggerHook):
     """The human log lines, the 0.x JSON-lines log, the progress bar and, at the end, the curves.
@@ -157,7 +164,7 @@ class TextLoggerHook(LoggerHook):
         self.json_log.write(record)
         if record["mode"] == "train":
             values = {k: v for k, v in record.items() if k not in ("mode", "epoch", "iter")}
-            eta = (trainer.max_iters - record["iter"]) * record["time"]
+            eta = eta_seconds(trainer, record["iter"], record["time"])
             trainer.logger.info(format_train_line(record["iter"], trainer.max_iters, values, eta))
             self.progress.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{record['lr']:.2e}")
 

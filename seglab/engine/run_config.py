@@ -124,6 +124,15 @@ class EvaluationConfig:
         start = self.start or 0
         return done >= start and (done - start) % self.interval == 0 and done > 0
 
+    def count_due(self, done: int, max_iters: int) -> int:
+        """How many evaluations come after ``done`` iterations, up to and including ``max_iters``."""
+        if self.interval <= 0 or done >= max_iters:
+            return 0
+        start = self.start or 0
+        first = max(done + 1, start, 1)
+        first += (start - first) % self.interval  # the first multiple of interval past start
+        return 1 + (0 if first >= max_iters else (max_iters - 1 - first) // self.interval + 1)
+
 
 @dataclass(frozen=True)
 class LogConfig:

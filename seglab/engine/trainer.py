@@ -144,6 +144,7 @@ class Trainer:
         self.last_checkpoint: tuple[int, Path] | None = None
         self.metrics: dict[str, float] = {}
         self.eval_details: EvalDetails | None = None  # of the last evaluation
+        self.last_eval_s: float | None = None  # how long the last evaluation took (for the ETA)
         resume = self._resume_path()
         if resume:
             self.resume(resume)
@@ -285,12 +286,16 @@ class Trainer:
         self.call_hooks("before_eval")
         self.eval_details = EvalDetails(len(self.val_dataset), len(self.val_dataset.CLASSES),
                                         self.val_dataset.ignore_index)
+        # a log read from a file otherwise shows nothing while the images are predicted
+        self.logger.info(f"evaluating on {len(self.val_dataset)} validation images at iteration {self.iter}")
+        t0 = time.perf_counter()
         self.metrics, table = evaluate_segmentor(
             self.model, self.val_dataset, metrics=self.run.evaluation.metric, device=self.device,
             amp_dtype=self.amp_dtype, progress=self.show_progress, workers=self.run.data.loader("val").workers_per_gpu,
             details=self.eval_details)
         self.train_model.train()
-        self.logger.info(f"evaluation at iteration {self.iter}:\n{table}")
+        self.last_eval_s = time.perf_counter() - t0
+        self.logger.info(f"evaluation at iteration {self.iter} ({self.last_eval_s:.1f} s):\n{table}")
         self.call_hooks("after_eval", self.metrics)
         self.call_hooks("log", {"mode": "val", "epoch": 1, "iter": self.iter, **self.current_lrs(), **self.metrics})
         return self.metrics

@@ -12,7 +12,7 @@ import torch
 from seglab.cli import main
 from seglab.config import Config
 from seglab.engine import Trainer
-from seglab.engine.hooks import HookBase
+from seglab.engine.hooks import HookBase, eta_seconds
 from seglab.engine.trainer import TrainingDiverged
 from seglab.errors import ConfigError
 from seglab.registry import HOOKS
@@ -37,7 +37,7 @@ class UserHead(FCNHead):
 USER_HOOK = '''
 import json
 
-from seglab.engine.hooks import HookBase
+from seglab.engine.hooks import HookBase, eta_seconds
 from seglab.registry import HOOKS
 
 
@@ -115,6 +115,20 @@ def test_hooks_run_in_priority_order_then_the_builtin_ones(small_config, tmp_pat
     trainer.train()
     assert calls == [("step", 30, 1), ("step", 70, 1), ("step", 30, 2), ("step", 70, 2)]
 
+
+
+def test_the_eta_counts_the_evaluations_still_due_at_the_last_ones_duration(small_config, tmp_path):
+    cfg = Config.fromfile(str(small_config(max_iters=6, eval_interval=2, log_interval=1)))
+    trainer = Trainer(cfg, tmp_path / "run", progress=False)
+    assert eta_seconds(trainer, 1, 0.5) == 2.5  # no evaluation has run yet: none is counted
+    trainer.train()
+    assert trainer.last_eval_s > 0
+    assert eta_seconds(trainer, 1, 0.5) == pytest.approx(2.5 + 3 * trainer.last_eval_s)  # at 2, 4 and 6
+    assert eta_seconds(trainer, 4, 0.5) == pytest.approx(1.0 + trainer.last_eval_s)
+    assert eta_seconds(trainer, 6, 0.5) == 0
+    [log] = (tmp_path / "run").glob("*.log")
+    assert f"evaluating on {len(trainer.val_dataset)} validation images at iteration 2\n" in log.read_text()
+    assert "evaluation at iteration 6 (" in log.read_text()
 
 def _ema_config(small_config, max_iters: int) -> Config:
     cfg = Config.fromfile(str(small_config(max_iters=max_iters, ckpt_interval=2, eval_interval=2, log_interval=2)))

@@ -122,3 +122,14 @@ def test_only_the_run_config_module_reads_run_sections_of_a_config():
              if p.name not in ("run_config.py", "dialect.py")  # the reader and its 1.x front end
              for line, key in _reads_of_run_sections(p)]
     assert [r for r in reads if (r[0], r[2]) not in allowed] == []
+
+
+@pytest.mark.parametrize("interval,start", [(1, None), (2, None), (3, None), (5, 7), (4, 0), (10, 30), (0, None)])
+def test_count_due_counts_the_evaluations_due_would_run(interval, start):
+    from seglab.engine.run_config import EvaluationConfig
+
+    evaluation = EvaluationConfig(interval=interval, start=start)
+    for max_iters in (1, 2, 9, 20, 31):
+        for done in range(max_iters + 1):
+            expected = sum(evaluation.due(i, max_iters) for i in range(done + 1, max_iters + 1))
+            assert evaluation.count_due(done, max_iters) == expected, (done, max_iters)
