@@ -1,6 +1,7 @@
 """Shared test fixtures: paths to the repository, the reference files copied into tests/fixtures/ and the DRIVE data."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,18 @@ def fixtures_dir() -> Path:
 def configs_dir() -> Path:
     """The repository's shipped configs/ folder."""
     return CONFIGS
+
+
+@pytest.fixture
+def seglab_log(caplog):
+    """caplog on the 'seglab' logger, which a trainer may have set not to propagate; each record
+    is captured once, whether it propagates or not."""
+    logger = logging.getLogger("seglab")
+    logger.addHandler(caplog.handler)
+    old_level, old_propagate = logger.level, logger.propagate
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    yield caplog
+    logger.setLevel(old_level)
+    logger.propagate = old_propagate
+    logger.removeHandler(caplog.handler)

@@ -16,6 +16,7 @@ from torch import nn
 
 from seglab.config import DictAction, load_config
 from seglab.engine.optimizer import ParamSetting, format_rule_summary, param_settings, unmatched_custom_keys
+from seglab.engine.param_schedulers import warn_outside_the_run
 from seglab.engine.run_config import parse_run_config
 from seglab.engine.schedules import LrSchedule, build_schedule
 from seglab.errors import ConfigError
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if run_cfg.optimizer is None:
         raise ConfigError(f"{args.config}: the config has no optimizer dict to show")
     schedule = build_schedule(run_cfg.lr_config, run_cfg.param_scheduler, run_cfg.max_iters)
+    warn_outside_the_run(schedule)
     if not 0 <= args.iter <= schedule.max_iters:
         raise ConfigError(f"--iter {args.iter} is outside the schedule: it must be between 0 and "
                           f"runner.max_iters={schedule.max_iters}")

@@ -241,11 +241,14 @@ def build_param_schedule(param_scheduler: Any, max_iters: int) -> ChainedSchedul
                            max_iters)
 
 
-def warn_outside_the_run(chain: ChainedSchedule) -> None:
-    """Name each scheduler that the run stops before finishing. mmengine silently keeps ``end``
-    when ``max_iters`` is shortened, so a 40k recipe cut to 4k iterations trains at almost its
-    initial lr throughout; 0.x's ``lr_config`` followed ``max_iters`` and never did."""
-    max_iters = chain.max_iters
+def warn_outside_the_run(schedule: Any) -> None:
+    """Name each 1.x scheduler that the run stops before finishing (for training and ``lr-table``,
+    not for inference). mmengine silently keeps ``end`` when ``max_iters`` is shortened, so a 40k
+    recipe cut to 4k iterations trains at almost its initial lr throughout; 0.x's ``lr_config``
+    follows ``max_iters``, so a 0.x schedule has nothing to say."""
+    if not isinstance(schedule, ChainedSchedule):
+        return
+    chain, max_iters = schedule, schedule.max_iters
     for i, s in enumerate(chain.schedulers):
         name = f"param_scheduler.{i} ({type(s).__name__}, begin={s.begin}, end={s.end})"
         if s.begin >= max_iters:

@@ -394,13 +394,10 @@ def _check_optimizer_and_schedule(run: RunConfig) -> None:
     """The optimizer's keys and the lr schedule, checked now rather than after the model is built."""
     from seglab.data.check import check_data_samples
     from seglab.engine.optimizer import check_optimizer_config
-    from seglab.engine.param_schedulers import warn_outside_the_run
     from seglab.engine.schedules import build_schedule
 
     if run.optimizer is not None:
         check_optimizer_config(run.optimizer)
     check_data_samples(run.check_data)
     if run.runner.max_iters is not None:
-        schedule = build_schedule(run.lr_config, run.param_scheduler, run.max_iters)
-        if run.param_scheduler is not None:
-            warn_outside_the_run(schedule)
+        build_schedule(run.lr_config, run.param_scheduler, run.max_iters)

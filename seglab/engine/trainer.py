@@ -47,6 +47,7 @@ from seglab.engine.hooks import HookBase, build_hook, builtin_hooks, in_priority
 from seglab.engine.host_memory import apply_reuse_freed_memory
 from seglab.engine.logger import LogMeter, setup_logger
 from seglab.engine.optimizer import build_optimizer, format_rule_summary, param_settings
+from seglab.engine.param_schedulers import warn_outside_the_run
 from seglab.engine.run_config import RunConfig, parse_run_config
 from seglab.engine.schedules import LrScheduler, build_schedule
 from seglab.engine.train_stream import SeededSamples, TrainStreamSampler
@@ -133,8 +134,9 @@ class Trainer:
         if run.optimizer is None:
             raise ConfigError("optimizer is not set; add e.g. optimizer=dict(type='SGD', lr=0.01, momentum=0.9)")
         self.optimizer = build_optimizer(self.model, run.optimizer)
-        self.scheduler = LrScheduler(self.optimizer, build_schedule(run.lr_config, run.param_scheduler,
-                                                                    self.max_iters))
+        schedule = build_schedule(run.lr_config, run.param_scheduler, self.max_iters)
+        warn_outside_the_run(schedule)
+        self.scheduler = LrScheduler(self.optimizer, schedule)
         self.grad_clip = dataclasses.asdict(run.optimizer_config.grad_clip) if run.optimizer_config.grad_clip else None
         self.hooks: list[HookBase] = in_priority_order(
             [build_hook(h, f"custom_hooks.{i}") for i, h in enumerate(run.custom_hooks)] + builtin_hooks(self))

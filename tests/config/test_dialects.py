@@ -10,7 +10,7 @@ import torch
 
 from seglab.cli import main
 from seglab.cli.lr_table import rows
-from seglab.config import Config
+from seglab.config import Config, load_config
 from seglab.config.convert import convert
 from seglab.data.transforms import Compose
 from seglab.engine.optimizer import param_settings
@@ -140,26 +140,6 @@ def test_1x_keys_seglab_does_not_use_are_named_in_one_info_line(caplog):
         assert key in line
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
 
-
-
-def test_1x_schedulers_the_run_stops_before_finishing_are_named(caplog):
-    # mmengine keeps a scheduler's end when max_iters is shortened; seglab says so and how to fit it
-    cfg = dict(REFERENCE_1X["unet/unet-s5-d16_fcn_4xb4-40k_drive-64x64.py"])
-    cfg["train_cfg"] = {**cfg["train_cfg"], "max_iters": 400}
-    cfg["param_scheduler"] = [dict(type="LinearLR", start_factor=0.1, by_epoch=False, begin=0, end=500),
-                              dict(type="PolyLR", eta_min=1e-4, power=0.9, by_epoch=False, begin=500, end=40000)]
-    with caplog.at_level("WARNING", logger="seglab"):
-        parse_run_config(Config(cfg))
-    first, second = [r.message for r in caplog.records if r.levelname == "WARNING"]
-    assert first.startswith("param_scheduler.0 (LinearLR, begin=0, end=500) ends after the run's last iteration")
-    assert first.endswith("--cfg-options param_scheduler.0.end=400")
-    assert second.startswith("param_scheduler.1 (PolyLR, begin=500, end=40000) begins after") and "never acts" in second
-    caplog.clear()
-    cfg["param_scheduler"] = [dict(cfg["param_scheduler"][0], end=400)]  # the suggested fix
-    with caplog.at_level("WARNING", logger="seglab"):
-        parse_run_config(Config(cfg))
-    assert not [r for r in caplog.records if r.levelname == "WARNING"]
-
 def test_1x_vis_backends_become_logger_hooks_and_back():
     cfg = dict(REFERENCE_1X["unet/unet-s5-d16_fcn_4xb4-40k_drive-64x64.py"])
     backends = [dict(type="LocalVisBackend"), dict(type="TensorboardVisBackend", save_dir="tb"),
@@ -227,6 +207,25 @@ def test_lr_table_gives_mmengines_lrs(tmp_path, capsys, fixtures_dir):
             assert table[name]["lr"] == pytest.approx(lr, rel=1e-12), (iteration, name)
             assert table[name]["weight_decay"] == reference["params"][name]["weight_decay"]
 
+
+
+def test_1x_schedulers_the_run_stops_before_finishing_are_named(seglab_log):
+    # mmengine keeps a scheduler's end when max_iters is shortened; training and lr-table say so and
+    # how to fit it, inference (which parses the same config) does not
+    config = ROOT / "configs" / "mmseg1x" / "unet" / "unet-s5-d16_fcn_4xb4-40k_drive-64x64.py"
+    chain = [dict(type="LinearLR", start_factor=0.1, by_epoch=False, begin=0, end=500),
+             dict(type="PolyLR", eta_min=1e-4, power=0.9, by_epoch=False, begin=500, end=40000)]
+    options = ["train_cfg.max_iters=400", f"param_scheduler={chain!r}"]
+    assert main(["lr-table", str(config), "--cfg-options", *options]) == 0
+    first, second = [r.message for r in seglab_log.records if r.message.startswith("param_scheduler.")]
+    assert first.startswith("param_scheduler.0 (LinearLR, begin=0, end=500) ends after the run's last iteration")
+    assert first.endswith("--cfg-options param_scheduler.0.end=400")
+    assert second.startswith("param_scheduler.1 (PolyLR, begin=500, end=40000) begins after") and "never acts" in second
+    seglab_log.clear()
+    fitted = [dict(chain[0], end=400)]  # the suggested fix
+    assert main(["lr-table", str(config), "--cfg-options", options[0], f"param_scheduler={fitted!r}"]) == 0
+    parse_run_config(load_config(str(config), {"train_cfg.max_iters": 400}))  # as seglab test and infer do
+    assert not [r for r in seglab_log.records if r.levelname == "WARNING"]
 
 def _meta_model(cfg: Config) -> torch.nn.Module:
     """The config's model with its parameters on the ``meta`` device: names and shapes without the

@@ -13,18 +13,6 @@ from seglab.engine.checkpoint import LoadReport, load_checkpoint, read_state_dic
 from seglab.errors import CheckpointError
 
 
-@pytest.fixture
-def seglab_log(caplog):
-    """caplog on the 'seglab' logger, which the trainer may have set not to propagate."""
-    logger = logging.getLogger("seglab")
-    logger.addHandler(caplog.handler)
-    old_level = logger.level
-    logger.setLevel(logging.INFO)
-    yield caplog
-    logger.setLevel(old_level)
-    logger.removeHandler(caplog.handler)
-
-
 def tiny_model() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))

@@ -3,7 +3,6 @@ the confusion matrix and per-image scores, and the logger hooks' 0.x keys."""
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import sys
 
@@ -14,18 +13,6 @@ import torch
 from seglab.cli import main
 from seglab.config import Config
 from seglab.errors import ConfigError
-
-
-@pytest.fixture
-def seglab_log(caplog):
-    """caplog on the 'seglab' logger, which the trainer may have set not to propagate."""
-    logger = logging.getLogger("seglab")
-    logger.addHandler(caplog.handler)
-    old_level = logger.level
-    logger.setLevel(logging.INFO)
-    yield caplog
-    logger.setLevel(old_level)
-    logger.removeHandler(caplog.handler)
 
 
 def test_report_of_a_mmsegmentation_work_dir(tmp_path, fixtures_dir, configs_dir, capsys):
