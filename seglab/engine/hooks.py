@@ -134,8 +134,10 @@ class LoggerHook(HookBase):
 
 def eta_seconds(trainer: Trainer, done: int, iter_s: float) -> float:
     """Seconds left after ``done`` iterations: the iterations at ``iter_s`` each, and the
-    evaluations still due at the last one's duration (none is counted before the first)."""
-    evaluations = trainer.run.evaluation.count_due(done, trainer.max_iters) if trainer.run.evaluation else 0
+    evaluations still due at the last one's duration (none is counted before the first). An
+    evaluation due at ``done`` itself is still to come: it runs after that iteration's log line."""
+    evaluation = trainer.run.evaluation
+    evaluations = evaluation.count_due(done - 1, trainer.max_iters) if evaluation else 0
     return (trainer.max_iters - done) * iter_s + evaluations * (trainer.last_eval_s or 0.0)
 
 
