@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import re
 import shlex
 from pathlib import Path
@@ -60,5 +61,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         trainer.train()
     finally:
+        # The trainer sits in reference cycles, and its DDP wrapper holds the process group: left to
+        # the interpreter's shutdown, gloo's threads were torn down there and a rank could abort
+        # (SIGABRT) after a finished run. Free them now, then leave the group.
+        del trainer
+        gc.collect()
         dist.cleanup()
     return 0

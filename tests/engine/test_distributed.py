@@ -1,6 +1,7 @@
 """Two processes on gloo log the same losses as one process with the same global batch."""
 from __future__ import annotations
 
+import gc
 import json
 import socket
 import subprocess
@@ -52,3 +53,21 @@ def test_two_gloo_processes_match_one_process(small_config, tmp_path):
     assert (ddp_eval["image_areas"][:, 3] == single_eval["image_areas"][:, 3]).all()  # every image's label area
     picks = json.loads((ddp / "report/picks.json").read_text())
     assert len(picks) == 2 and all((ddp / "report" / p["image"]).is_file() for p in picks)  # thumbnails gathered
+
+
+def test_seglab_train_frees_the_trainer_before_leaving_the_process_group(small_config, tmp_path):
+    # The trainer lives in reference cycles and its DDP wrapper holds the process group: it must be
+    # freed before the group is destroyed, not at interpreter shutdown (where gloo's threads aborted
+    # a finished rank once in CI).
+    from seglab.cli import main
+    from seglab.engine import Trainer
+
+    config = small_config(max_iters=2, eval_interval=0)
+    gc.collect()
+    gc.disable()
+    try:
+        assert main(["train", str(config), "--no-progress", "--work-dir", str(tmp_path / "run")]) == 0
+        alive = [o for o in gc.get_objects() if isinstance(o, Trainer)]
+    finally:
+        gc.enable()
+    assert alive == []
