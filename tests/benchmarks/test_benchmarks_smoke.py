@@ -66,7 +66,6 @@ def test_bf16_accuracy(tmp_path):
         assert result["iters"] == 4 and 0 <= result["mDice"] <= 1 and 0 <= result["mIoU"] <= 1
 
 
-
 def test_bf16_gradients(tmp_path):
     # the whole model kept in fp32 inside the bf16 run must give the fp32 gradients back: the
     # variants really change the arithmetic they claim to
@@ -92,6 +91,7 @@ def test_conv_layers(tmp_path):
     assert first["gflop"] == pytest.approx(2 * 2 * 4 * 64 * 64 * 8 * 3 * 9 / 1e9)  # no input gradient for the image
     assert all(ms > 0 for layer in layers for ms in layer["ms"].values())
     assert set(data["total_ms"]) == {"fp32", "bf16", "bf16+cl"}
+
 
 def test_host_memory(tmp_path):
     data = run_script("host_memory.py", tmp_path / "h.json")

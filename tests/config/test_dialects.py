@@ -140,6 +140,7 @@ def test_1x_keys_seglab_does_not_use_are_named_in_one_info_line(caplog):
         assert key in line
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
 
+
 def test_1x_vis_backends_become_logger_hooks_and_back():
     cfg = dict(REFERENCE_1X["unet/unet-s5-d16_fcn_4xb4-40k_drive-64x64.py"])
     backends = [dict(type="LocalVisBackend"), dict(type="TensorboardVisBackend", save_dir="tb"),
@@ -208,7 +209,6 @@ def test_lr_table_gives_mmengines_lrs(tmp_path, capsys, fixtures_dir):
             assert table[name]["weight_decay"] == reference["params"][name]["weight_decay"]
 
 
-
 def test_1x_schedulers_the_run_stops_before_finishing_are_named(seglab_log):
     # mmengine keeps a scheduler's end when max_iters is shortened; training and lr-table say so and
     # how to fit it, inference (which parses the same config) does not
@@ -226,6 +226,7 @@ def test_1x_schedulers_the_run_stops_before_finishing_are_named(seglab_log):
     assert main(["lr-table", str(config), "--cfg-options", options[0], f"param_scheduler={fitted!r}"]) == 0
     parse_run_config(load_config(str(config), {"train_cfg.max_iters": 400}))  # as seglab test and infer do
     assert not [r for r in seglab_log.records if r.levelname == "WARNING"]
+
 
 def _meta_model(cfg: Config) -> torch.nn.Module:
     """The config's model with its parameters on the ``meta`` device: names and shapes without the

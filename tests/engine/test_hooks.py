@@ -37,7 +37,7 @@ class UserHead(FCNHead):
 USER_HOOK = '''
 import json
 
-from seglab.engine.hooks import HookBase, eta_seconds
+from seglab.engine.hooks import HookBase
 from seglab.registry import HOOKS
 
 
@@ -116,7 +116,6 @@ def test_hooks_run_in_priority_order_then_the_builtin_ones(small_config, tmp_pat
     assert calls == [("step", 30, 1), ("step", 70, 1), ("step", 30, 2), ("step", 70, 2)]
 
 
-
 def test_the_eta_counts_the_evaluations_still_due_at_the_last_ones_duration(small_config, tmp_path):
     cfg = Config.fromfile(str(small_config(max_iters=6, eval_interval=2, log_interval=1)))
     trainer = Trainer(cfg, tmp_path / "run", progress=False)
@@ -131,6 +130,7 @@ def test_the_eta_counts_the_evaluations_still_due_at_the_last_ones_duration(smal
     [log] = (tmp_path / "run").glob("*.log")
     assert f"evaluating on {len(trainer.val_dataset)} validation images at iteration 2\n" in log.read_text()
     assert "evaluation at iteration 6 (" in log.read_text()
+
 
 def _ema_config(small_config, max_iters: int) -> Config:
     cfg = Config.fromfile(str(small_config(max_iters=max_iters, ckpt_interval=2, eval_interval=2, log_interval=2)))
