@@ -13,6 +13,7 @@ backward computes the input gradient too, except for the image itself, as in tra
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import tempfile
@@ -26,14 +27,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 SETTINGS = ("fp32", "bf16", "bf16+cl")
 
 
-def conv_inputs(model, batch) -> list[tuple]:
-    """(conv, input shape) for each call of a Conv2d in one forward of ``batch``, in call order."""
+def conv_calls(model, batch) -> list[tuple]:
+    """(conv, input shape, output shape) for each call of a Conv2d in one forward of ``batch``, in
+    call order."""
     import torch
 
     calls = []
 
     def record(module, inputs, output):
-        calls.append((module, tuple(inputs[0].shape)))
+        calls.append((module, tuple(inputs[0].shape), tuple(output.shape)))
 
     hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     try:
@@ -64,13 +66,11 @@ def forward_backward_seconds(conv, shape: tuple, setting: str, reps: int) -> flo
     return statistics.median(times[2:])
 
 
-def gflop(conv, shape: tuple) -> float:
+def gflop(conv, shape: tuple, out_shape: tuple) -> float:
     """Forward + backward multiply-adds x 2 (three products of the forward's size; two for the image)."""
-    n, c, h, w = shape
-    out_h = (h + 2 * conv.padding[0] - conv.dilation[0] * (conv.kernel_size[0] - 1) - 1) // conv.stride[0] + 1
-    out_w = (w + 2 * conv.padding[1] - conv.dilation[1] * (conv.kernel_size[1] - 1) - 1) // conv.stride[1] + 1
-    forward = 2 * n * out_h * out_w * conv.out_channels * (c // conv.groups) * conv.kernel_size[0] * conv.kernel_size[1]
-    return forward * (2 if c == 3 else 3) / 1e9
+    in_channels = shape[1]
+    forward = 2 * math.prod(out_shape) * conv.weight[0].numel()  # each output: one weight row of MACs
+    return forward * (2 if in_channels == 3 else 3) / 1e9
 
 
 def main() -> None:
@@ -95,13 +95,13 @@ def main() -> None:
         trainer = Trainer(speed_options(cfg), work_dir, seed=0, progress=False)  # applies seglab's malloc setting
         batch = next(iter(trainer.train_loader))
     layers: dict[tuple, dict] = {}
-    for conv, shape in conv_inputs(trainer.model.train(), batch):
+    for conv, shape, out_shape in conv_calls(trainer.model.train(), batch):
         key = (shape, tuple(conv.weight.shape), conv.stride, conv.padding, conv.dilation, conv.groups)
         if key in layers:
             layers[key]["count"] += 1
             continue
         layers[key] = {"input": list(shape), "weight": list(conv.weight.shape), "stride": conv.stride[0],
-                       "dilation": conv.dilation[0], "count": 1, "gflop": gflop(conv, shape),
+                       "dilation": conv.dilation[0], "count": 1, "gflop": gflop(conv, shape, out_shape),
                        "ms": {s: 1e3 * forward_backward_seconds(conv, shape, s, args.reps) for s in SETTINGS}}
     rows, totals = [], dict.fromkeys(SETTINGS, 0.0)
     for layer in layers.values():

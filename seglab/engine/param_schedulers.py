@@ -248,8 +248,8 @@ def warn_outside_the_run(schedule: Any) -> None:
     follows ``max_iters``, so a 0.x schedule has nothing to say."""
     if not isinstance(schedule, ChainedSchedule):
         return
-    chain, max_iters = schedule, schedule.max_iters
-    for i, s in enumerate(chain.schedulers):
+    max_iters = schedule.max_iters
+    for i, s in enumerate(schedule.schedulers):
         name = f"param_scheduler.{i} ({type(s).__name__}, begin={s.begin}, end={s.end})"
         if s.begin >= max_iters:
             logger.warning(f"{name} begins after the run's last iteration ({max_iters} iterations): it never "

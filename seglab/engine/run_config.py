@@ -130,7 +130,7 @@ class EvaluationConfig:
             return 0
         start = self.start or 0
         first = max(done + 1, start, 1)
-        first += (start - first) % self.interval  # the first multiple of interval past start
+        first += (start - first) % self.interval  # up to the next iteration a whole interval past start
         return 1 + (0 if first >= max_iters else (max_iters - 1 - first) // self.interval + 1)
 
 
