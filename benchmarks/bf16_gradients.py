@@ -66,7 +66,7 @@ def kept_in_fp32(modules: list):
         return forward
 
     for m in modules:
-        m.forward = fp32_forward(type(m).forward.__get__(m))
+        m.forward = fp32_forward(m.forward)
     try:
         yield
     finally:
